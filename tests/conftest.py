@@ -1,0 +1,12 @@
+"""Shared fixtures: async tests run on asyncio and on trio."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Run each ``@pytest.mark.anyio`` test once per backend."""
+    backend: str = request.param
+    return backend

@@ -1,0 +1,67 @@
+"""Receive uploads in chunks and write them anywhere, with a lifecycle you cannot get wrong.
+
+A port of Phoenix LiveView's ``UploadWriter``: writers are typed protocols
+returning ``Ok(state)`` / ``Err(reason, state)``; a pure reducer
+(:mod:`uploadwriter.reducer`) holds every lifecycle rule; :class:`Uploader`
+and :class:`AsyncUploader` perform the writer calls it asks for.
+"""
+
+from ._async import AsyncUploader as AsyncUploader
+from ._async import InlineWriter as InlineWriter
+from ._async import ThreadedWriter as ThreadedWriter
+from ._errors import ChunkTimeout as ChunkTimeout
+from ._errors import FileTooLarge as FileTooLarge
+from ._errors import IncompleteUpload as IncompleteUpload
+from ._errors import InitError as InitError
+from ._errors import InvalidEvent as InvalidEvent
+from ._errors import InvalidLimit as InvalidLimit
+from ._errors import UploadBusy as UploadBusy
+from ._errors import UploadClosed as UploadClosed
+from ._errors import UploadError as UploadError
+from ._errors import UploadFailed as UploadFailed
+from ._errors import UploadInProgress as UploadInProgress
+from ._errors import WriterFailure as WriterFailure
+from ._events import Cancel as Cancel
+from ._events import Chunk as Chunk
+from ._events import CloseReason as CloseReason
+from ._events import Done as Done
+from ._events import Error as Error
+from ._events import Event as Event
+from ._events import TimedOut as TimedOut
+from ._protocols import AsyncUploadWriter as AsyncUploadWriter
+from ._protocols import UploadWriter as UploadWriter
+from ._results import Err as Err
+from ._results import Ok as Ok
+from ._sync import Uploader as Uploader
+
+__version__ = "0.1.0"
+
+__all__ = (
+    "AsyncUploadWriter",
+    "AsyncUploader",
+    "Cancel",
+    "Chunk",
+    "ChunkTimeout",
+    "CloseReason",
+    "Done",
+    "Err",
+    "Error",
+    "Event",
+    "FileTooLarge",
+    "IncompleteUpload",
+    "InitError",
+    "InlineWriter",
+    "InvalidEvent",
+    "InvalidLimit",
+    "Ok",
+    "ThreadedWriter",
+    "TimedOut",
+    "UploadBusy",
+    "UploadClosed",
+    "UploadError",
+    "UploadFailed",
+    "UploadInProgress",
+    "UploadWriter",
+    "Uploader",
+    "WriterFailure",
+)

@@ -1,0 +1,75 @@
+"""Events sent to an upload, and the reasons a writer is closed with.
+
+``Done`` and ``Cancel`` play both roles: sent as events they ask the upload to
+finish or stop; passed to ``close`` they say why the writer is being closed.
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import attrs
+
+from ._errors import InvalidEvent
+
+__all__ = ("Cancel", "Chunk", "CloseReason", "Done", "Error", "Event", "TimedOut")
+
+
+def _as_bytes(data: bytes | bytearray | memoryview) -> bytes:
+    # Exact bytes pass through untouched (the common, fast case). Other
+    # bytes-like values are copied so that a caller who reuses its buffer
+    # cannot change what was already handed to the writer (L14).
+    if type(data) is bytes:
+        return data
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    raise InvalidEvent(
+        f"Chunk data must be bytes, bytearray or memoryview, not {type(data).__name__}"
+        + (" (encode text first, e.g. data.encode())" if isinstance(data, str) else "")
+    )
+
+
+@attrs.frozen
+class Chunk:
+    """Some bytes of the upload, in order.
+
+    Raises:
+        InvalidEvent: ``data`` is not bytes-like.
+    """
+
+    data: bytes = attrs.field(converter=_as_bytes)
+
+    def __repr__(self) -> str:
+        # Never print megabytes of payload into a log or a failure report.
+        return f"Chunk(<{len(self.data)} bytes>)"
+
+
+@attrs.frozen
+class Done:
+    """The client has sent everything (event); the upload completed (close reason)."""
+
+
+@attrs.frozen
+class Cancel:
+    """Stop the upload (event); the upload was cancelled (close reason)."""
+
+
+@attrs.frozen
+class Error:
+    """Close reason: ``write_chunk`` failed with ``reason`` (an ``Err`` reason or an exception)."""
+
+    reason: object
+
+
+@attrs.frozen
+class TimedOut:
+    """Driver event: no chunk arrived within ``seconds``; the upload is to be timed out."""
+
+    seconds: float
+
+
+Event: TypeAlias = Chunk | Done | Cancel
+"""What a caller sends to an upload."""
+
+CloseReason: TypeAlias = Done | Cancel | Error
+"""What a writer's ``close`` is told."""

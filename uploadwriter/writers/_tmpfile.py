@@ -1,0 +1,105 @@
+"""``TmpFileWriter``: the default writer, streaming an upload into a fresh temporary file."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Mapping
+from typing import BinaryIO, TypedDict
+
+import attrs
+
+from .._events import CloseReason, Done
+from .._results import Err, Ok
+
+__all__ = ("TmpFileOpts", "TmpFileState", "TmpFileWriter")
+
+
+class TmpFileOpts(TypedDict, total=False):
+    """Options of :class:`TmpFileWriter`; all optional."""
+
+    #: Directory for the file (default: the system's temp directory).
+    dir: str
+    #: Start of the random file name (default ``"upload-"``); no path separators.
+    prefix: str
+    #: End of the random file name (default ``""``), e.g. ``".jpg"``; no path separators.
+    suffix: str
+
+
+@attrs.frozen
+class TmpFileState:
+    """The temp file of one upload: its path and the open file it is written through."""
+
+    path: str
+    file: BinaryIO = attrs.field(repr=False)
+    # The one Ok every successful write returns: states are immutable, so it
+    # can be shared, and the per-chunk path allocates nothing.
+    ok: Ok[TmpFileState] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "ok", Ok(self))
+
+
+def _name_part(opts: TmpFileOpts, key: str, default: str) -> str:
+    value = opts.get(key, default)
+    if not isinstance(value, str) or os.sep in value or (os.altsep and os.altsep in value):
+        raise ValueError(
+            f"TmpFileWriter option {key!r} must be a string without path separators, not {value!r}"
+        )
+    return value
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+class TmpFileWriter:
+    """Stream an upload into a new temporary file (random name, mode 0600).
+
+    The name is never taken from the client. Meta is ``{"path": path}``. The
+    file is kept on ``Done()`` (the application moves or removes it) and
+    removed on ``Cancel()`` or ``Error(...)``, or if it cannot be completed.
+    """
+
+    def init(self, opts: TmpFileOpts) -> Ok[TmpFileState] | Err[None]:
+        """Create the file (``Err`` with the ``OSError`` or ``ValueError`` if it cannot be)."""
+        try:
+            prefix = _name_part(opts, "prefix", "upload-")
+            suffix = _name_part(opts, "suffix", "")
+            fd, path = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=opts.get("dir"))
+        except (OSError, ValueError, TypeError) as exc:
+            return Err(exc, None)
+        try:
+            file = os.fdopen(fd, "wb")
+        except OSError as exc:  # pragma: no cover - fdopen of a fresh fd does not fail in practice
+            os.close(fd)
+            _remove(path)
+            return Err(exc, None)
+        return Ok(TmpFileState(path, file))
+
+    def meta(self, state: TmpFileState) -> Mapping[str, object]:
+        """``{"path": path}`` of the completed file."""
+        return {"path": state.path}
+
+    def write_chunk(self, data: bytes, state: TmpFileState) -> Ok[TmpFileState] | Err[TmpFileState]:
+        """Append ``data`` to the file (``Err`` with the ``OSError``, e.g. disk full)."""
+        try:
+            state.file.write(data)
+        except OSError as exc:
+            return Err(exc, state)
+        return state.ok
+
+    def close(
+        self, state: TmpFileState, reason: CloseReason
+    ) -> Ok[TmpFileState] | Err[TmpFileState]:
+        """Close the file; keep it on ``Done()``, remove it otherwise or if flushing fails."""
+        try:
+            state.file.close()
+        except OSError as exc:
+            _remove(state.path)
+            return Err(exc, state)
+        if reason != Done():
+            _remove(state.path)
+        return state.ok
