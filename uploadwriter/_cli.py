@@ -80,6 +80,37 @@ def _send(args: argparse.Namespace) -> int:
     return 0
 
 
+def _json(text: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f'must be JSON, e.g. \'{{"level": "debug"}}\': {exc}')
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _check(args: argparse.Namespace) -> int:
+    # Imported here: only `check` needs Hypothesis, which `send` must not require.
+    try:
+        from .testing._cli import run_check
+    except ImportError as exc:
+        print(
+            f"uploadwriter check: needs Hypothesis ({exc}); "
+            "install it with: pip install 'uploadwriter[testing]'",
+            file=sys.stderr,
+        )
+        return 2
+    return run_check(args.target, args.opts, max_examples=args.max_examples, fds=args.fds)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="uploadwriter",
@@ -110,6 +141,41 @@ def _parser() -> argparse.ArgumentParser:
     )
     send.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     send.set_defaults(run=_send)
+    check = commands.add_parser(
+        "check",
+        help="property-test a writer against the laws of uploadwriter.testing",
+        description=(
+            "Run uploadwriter.testing.check_writer on a writer: generated uploads through the "
+            "real drivers, checking every law. Exit status 0: all laws hold; 1: one is "
+            "broken (a report on stderr); 2: bad usage."
+        ),
+    )
+    check.add_argument(
+        "target",
+        metavar="MODULE:ATTR",
+        help="the writer: a class (created with no arguments) or an instance, "
+        "e.g. uploadwriter.writers:EchoWriter",
+    )
+    check.add_argument(
+        "--opts",
+        type=_json,
+        default={},
+        metavar="JSON",
+        help="the opts given to the writer's init, as JSON (default: {})",
+    )
+    check.add_argument(
+        "--max-examples",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="how many uploads to try (default: Hypothesis's, 100)",
+    )
+    check.add_argument(
+        "--fds",
+        action="store_true",
+        help="also check that no file descriptor stays open after an upload (law f)",
+    )
+    check.set_defaults(run=_check)
     return parser
 
 

@@ -42,12 +42,14 @@ LAWS: Mapping[str, str] = types.MappingProxyType(
 class WriterLawError(AssertionError):
     """Raised by the testing kit when a writer breaks one of the :data:`LAWS`."""
 
-    def __init__(self, law: str, writer_name: str, message: str) -> None:
+    def __init__(self, law: str, writer_name: str, message: str, stream: object = None) -> None:
         super().__init__(message)
         #: The letter of the broken law, a key of :data:`LAWS`.
         self.law = law
         #: The writer's class, as ``module.QualifiedName``.
         self.writer_name = writer_name
+        #: The upload (an ``EventStream``) on which the law broke.
+        self.stream = stream
 
 
 class InitRefused(ValueError):

@@ -344,7 +344,9 @@ class _Run:
         if broken is None:
             return
         law, detail, cause = broken
-        error = WriterLawError(law, self.spec.name, self._report(law, detail))
+        error = WriterLawError(
+            law, self.spec.name, self._report(law, detail), self.current_stream()
+        )
         raise error from cause
 
     def _report(self, law: str, detail: str) -> str:
