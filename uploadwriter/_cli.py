@@ -84,7 +84,9 @@ def _json(text: str) -> object:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f'must be JSON, e.g. \'{{"level": "debug"}}\': {exc}')
+        raise argparse.ArgumentTypeError(
+            f'must be JSON, e.g. \'{{"level": "debug"}}\': {exc}'
+        ) from None
 
 
 def _count(text: str) -> int:
