@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import hypothesis
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, Phase, given
 from hypothesis.strategies import SearchStrategy
 
 from ._run import Consume, Invariant, Leaks, make_spec, run_stream
@@ -19,11 +19,13 @@ def default_settings() -> hypothesis.settings:
 
     The current Hypothesis profile's, without a deadline (a writer that
     touches the disk or the network is slow now and then, which is not a
-    bug) and without the health checks about large or slow examples (large
-    uploads are the point).
+    bug), without the health checks about large or slow examples (large
+    uploads are the point), and without the "explain" phase.
     """
     return hypothesis.settings(
         deadline=None,
+        # The report already says which upload broke which law and how.
+        phases=[phase for phase in Phase if phase is not Phase.explain],
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
 
@@ -70,7 +72,7 @@ def check_writer(
         raise TypeError(f"streams= must be a Hypothesis strategy of EventStream, not {streams!r}")
     # One plain upload first, so that opts the writer refuses are reported
     # as such rather than as a failing example.
-    run_stream(spec, EventStream(()), probe=True)
+    run_stream(spec, EventStream(()), shrunk=True, probe=True)
     count = [0]
 
     @hypothesis.settings(settings if settings is not None else default_settings())

@@ -369,7 +369,12 @@ class _Run:
         if spec.asynchronous and spec.backend != "asyncio":
             hooks.append(f"backend={spec.backend!r}")
         extra = "".join(f", {h}" for h in hooks)
-        which = "the smallest Hypothesis found" if self.shrunk else "as given"
+        if self.stream is None:
+            which = "of the failing upload, as sent; Hypothesis shows the steps to it"
+        elif self.shrunk:
+            which = "the smallest found"
+        else:
+            which = "as given"
         return "\n".join(
             [
                 f"{spec.name} breaks law {law}: {LAWS[law]}.",
@@ -401,6 +406,7 @@ class _Run:
         if done:
             first = self._meta()
             second = self._meta()
+            self.check()
             try:
                 same = bool(first == second)
             except Exception:  # noqa: BLE001 - an __eq__ that raises is no answer either
