@@ -10,6 +10,7 @@ from typing import Any, Literal, TypeAlias
 import attrs
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
+from hypothesis.vendor import pretty
 
 from .._errors import safe_repr
 from .._events import Cancel, Chunk, CloseReason, Done, Error, Event
@@ -206,7 +207,7 @@ def _chunk_source(data: bytes) -> str:
     n = len(data)
     if n <= 32:
         return repr(data)
-    for period in range(1, 65):
+    for period in range(1, min(65, n // 2 + 1)):
         if data[: n - period] == data[period:]:
             pattern = data[:period]
             if pattern == b"\0":
@@ -227,6 +228,16 @@ def _event_source(event: object) -> str:
 
 def _to_tuple(events: Iterable[Event]) -> tuple[Event, ...]:
     return tuple(events)
+
+
+def _print_chunk(chunk: Chunk, printer: Any, cycle: bool) -> None:
+    printer.text(f"Chunk({_chunk_source(chunk.data)})")
+
+
+# Hypothesis prints examples (and state machine steps) with its own
+# pretty-printer, which would spell out every byte of an attrs Chunk: a
+# 64 KB chunk would fill a screen and trigger "overly large repr" warnings.
+pretty.for_type_by_name("uploadwriter._events", "Chunk", _print_chunk)
 
 
 @attrs.frozen(repr=False)
