@@ -84,7 +84,7 @@ def test_a_broken_writer_fails_the_machine(
 ) -> None:
     machine = writer_machine(writer, {}, **hooks)  # type: ignore[arg-type]
     with pytest.raises(WriterLawError) as info:
-        run_state_machine_as_test(machine, settings=settings(FEW, max_examples=60))
+        run_state_machine_as_test(machine, settings=settings(FEW, max_examples=300))
     assert info.value.law == law
     assert "Event stream (of the failing upload, as sent" in str(info.value)
 
