@@ -1,0 +1,161 @@
+"""`uploadwriter check MODULE:ATTR`: exit 0, 1 with a report, 2 for bad usage."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from uploadwriter._cli import main
+
+QUICK = ["--max-examples", "15"]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(["check", *argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_a_sound_writer_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(capsys, "tests.zoo:MemoryWriter", *QUICK)
+    assert status == 0, err
+    assert out == "tests.zoo:MemoryWriter: laws a-e hold over 15 uploads (sync writer)\n"
+
+
+def test_an_async_writer_instance_with_opts_and_fds(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(
+        capsys, "tests.test_testing_cli:ASYNC_WRITER", "--opts", "{}", "--fds", *QUICK
+    )
+    assert status == 0
+    assert "laws a-f hold over 15 uploads (async writer)" in out
+
+
+def test_a_broken_writer_fails_with_a_report(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(capsys, "tests.zoo:MutatingWriter", *QUICK)
+    assert status == 1
+    assert out == ""
+    assert err.startswith("uploadwriter check: FAILED, law b is broken\n")
+    assert "tests.zoo.MutatingWriter breaks law b" in err
+    assert "replay(writer, {}, EventStream(" in err
+
+
+def test_a_leak_of_descriptors_fails_with_fds(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run(capsys, "tests.zoo:AsyncFdLeakWriter", "--fds", *QUICK)
+    assert status == 1
+    assert "law f is broken" in err
+
+
+@pytest.mark.parametrize(
+    ("target", "opts", "message"),
+    [
+        (
+            "tests.zoo",
+            "{}",
+            "expected MODULE:ATTR, e.g. mypackage.writers:S3Writer, not 'tests.zoo'",
+        ),
+        (
+            "no_such_module_xyz:Writer",
+            "{}",
+            "cannot import module 'no_such_module_xyz': ModuleNotFoundError",
+        ),
+        ("tests.zoo:Nope", "{}", "module 'tests.zoo' has no attribute 'Nope'"),
+        (
+            "tests.zoo:NOT_A_WRITER",
+            "{}",
+            "tests.zoo:NOT_A_WRITER is not an upload writer: int is not",
+        ),
+        (
+            "tests.zoo:MixedWriter",
+            "{}",
+            "write_chunk is async; Uploader needs a plain 'def write_chunk'",
+        ),
+        (
+            "tests.zoo:NeedsArguments",
+            "{}",
+            "cannot create tests.zoo:NeedsArguments() with no arguments",
+        ),
+        ("uploadwriter.writers:EchoWriter", "{}", "init refused the opts {}"),
+        ("uploadwriter.writers:EchoWriter", '{"level": 5.5}', "(give them with --opts JSON)"),
+    ],
+)
+def test_bad_usage_exits_2_and_says_why(
+    capsys: pytest.CaptureFixture[str], target: str, opts: str, message: str
+) -> None:
+    status, out, err = run(capsys, target, "--opts", opts, *QUICK)
+    assert status == 2
+    assert out == ""
+    assert message in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["x:y", "--opts", "{bad"], "argument --opts: must be JSON"),
+        (["x:y", "--max-examples", "0"], "argument --max-examples: must be at least 1"),
+        (["x:y", "--max-examples", "many"], "must be a whole number, not 'many'"),
+        ([], "the following arguments are required: MODULE:ATTR"),
+    ],
+)
+def test_bad_arguments_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["check", *argv])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_command_line_in_a_process(tmp_path: Path) -> None:
+    # A writer module in the current directory is importable, as with `python -m`.
+    (tmp_path / "mywriter.py").write_text(
+        "from tests.zoo import MemoryWriter\nwriter = MemoryWriter()\n"
+    )
+    root = Path(__file__).parent.parent
+    result = subprocess.run(
+        [sys.executable, "-m", "uploadwriter", "check", "mywriter:writer", "--max-examples", "5"],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(root), "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "mywriter:writer: laws a-e hold over 5 uploads (sync writer)\n"
+
+
+BLOCK_HYPOTHESIS = "import sys; sys.modules['hypothesis'] = None; "
+
+
+def test_send_works_without_hypothesis(tmp_path: Path) -> None:
+    source = tmp_path / "data.bin"
+    source.write_bytes(b"x" * 100)
+    code = (
+        BLOCK_HYPOTHESIS + "from uploadwriter._cli import main; "
+        f"sys.exit(main(['send', '-q', '--writer', 'echo', {str(source)!r}]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == '{"level": "info"}'
+
+
+def test_check_without_hypothesis_says_what_to_install() -> None:
+    code = BLOCK_HYPOTHESIS + "from uploadwriter._cli import main; sys.exit(main(['check', 'x:y']))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2
+    assert "pip install 'uploadwriter[testing]'" in result.stderr
+
+
+def _async_writer() -> object:
+    from tests.zoo import AsyncMemoryWriter
+
+    return AsyncMemoryWriter()
+
+
+ASYNC_WRITER = _async_writer()
