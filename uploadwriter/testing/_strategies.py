@@ -316,7 +316,7 @@ def _streams(
     fail_at: int | None = None
     reason: object = None
     n_chunks = sum(isinstance(e, Chunk) for e in body)
-    if write_failures and n_chunks and draw(st.integers(0, 3)) == 3:
+    if write_failures and n_chunks and draw(st.integers(0, 2)) == 2:
         fail_at = draw(st.integers(0, n_chunks - 1))
         reason = draw(error_reasons())
     return EventStream(tuple(body), expected, limit, fail_at, reason)
@@ -338,7 +338,7 @@ def event_streams(
     cancel at any point, send ``Done()`` early or twice, send events after
     the upload closed, announce a wrong size, pass a ``max_size`` limit, or
     stop sending while the upload is open. A zero-byte upload is among the
-    simplest cases. With ``write_failures``, about one upload in four makes a
+    simplest cases. With ``write_failures``, about one upload in three makes a
     write fail with any reason (see :class:`EventStream`).
 
     Raises:
