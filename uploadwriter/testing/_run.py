@@ -437,9 +437,9 @@ class _Run:
     def _meta(self) -> Mapping[str, object]:
         try:
             return self.up.meta()
-        except Exception:
+        finally:
+            # If meta raised, the recorder has it as law d: report that.
             self.check()
-            raise
 
     def init_refused(self) -> InitRefused:
         failure = self.up.failure

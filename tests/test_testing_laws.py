@@ -1,0 +1,273 @@
+"""The kit's parts: state snapshots (law b), the recording proxy, the leak helpers."""
+
+from __future__ import annotations
+
+import array
+import collections
+import dataclasses
+import hashlib
+import io
+import math
+import os
+import types
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests import zoo
+from uploadwriter import Chunk, Done, Err, Ok
+from uploadwriter.testing import (
+    EventStream,
+    InitRefused,
+    WriterLawError,
+    check_writer,
+    files_in,
+    open_fds,
+    replay,
+)
+from uploadwriter.testing._laws import describe_change, fingerprint, short
+from uploadwriter.testing._run import AsyncProxy, Recorder, make_spec
+
+TESTS = frozenset({"tests"})
+
+
+@dataclasses.dataclass
+class Box:
+    items: list[int]
+    label: str = "box"
+
+
+class Plain:
+    def __init__(self) -> None:
+        self.total = 0
+        self.parts: dict[str, object] = {"a": [1]}
+
+
+class Slotted:
+    __slots__ = ("n",)
+
+    def __init__(self) -> None:
+        self.n = 1
+
+
+@attrs.define
+class Mutable:
+    value: Any
+
+
+def mutations() -> list[tuple[str, Any, Any, str]]:
+    """(name, value, mutate, where the change is said to be)."""
+
+    def plain_total(p: Plain) -> None:
+        p.total = 5
+
+    def plain_part(p: Plain) -> None:
+        p.parts["a"].append(2)  # type: ignore[attr-defined]
+
+    def plain_key(p: Plain) -> None:
+        p.parts["b"] = 1
+
+    def plain_del(p: Plain) -> None:
+        del p.parts["a"]
+
+    return [
+        ("dataclass", Box([1]), lambda b: b.items.append(2), "state.items: 1 items -> 2 items"),
+        ("dataclass-item", Box([1]), lambda b: b.items.__setitem__(0, 9), "state.items[0]: 1 -> 9"),
+        ("plain", Plain(), plain_total, "state.total: 0 -> 5"),
+        ("plain-nested", Plain(), plain_part, "state.parts['a']: 1 items -> 2 items"),
+        ("key-added", Plain(), plain_key, "state.parts['b']: added, 1"),
+        ("key-removed", Plain(), plain_del, "state.parts['a']: removed"),
+        ("slots", Slotted(), lambda s: setattr(s, "n", 2), "state.n: 1 -> 2"),
+        ("set", {1}, lambda s: s.add(2), "state: <set> -> <set>"),
+        ("deque", collections.deque([1]), lambda d: d.append(2), "state: 1 items -> 2 items"),
+        ("array", array.array("b", [1]), lambda a: a.append(2), "state: 1 items -> 2 items"),
+        ("bytearray", bytearray(b"a"), lambda b: b.extend(b"b"), "state: b'a' -> b'ab'"),
+        (
+            "hash",
+            hashlib.sha256(),
+            lambda h: h.update(b"x"),
+            "state: <HASH with digest e3b0c44298fc1c14…> ->",
+        ),
+        ("shake", hashlib.shake_128(), lambda h: h.update(b"x"), "state: <HASHXOF with digest"),
+        ("namespace", types.SimpleNamespace(a=1), lambda n: setattr(n, "a", 2), "state.a: 1 -> 2"),
+        ("type-change", Mutable(1), lambda m: setattr(m, "value", "1"), "state.value: 1 -> '1'"),
+        (
+            "nan-to-number",
+            Mutable(math.nan),
+            lambda m: setattr(m, "value", 1.0),
+            "state.value: nan -> 1.0",
+        ),
+        (
+            "map-to-list",
+            Mutable({}),
+            lambda m: setattr(m, "value", []),
+            "state.value: <dict of 0 keys> -> <list of 0 items>",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "mutate", "where"), [m[1:] for m in mutations()], ids=[m[0] for m in mutations()]
+)
+def test_a_mutation_is_seen_and_located(value: Any, mutate: Any, where: str) -> None:
+    before = fingerprint(value, TESTS)
+    mutate(value)
+    after = fingerprint(value, TESTS)
+    assert before != after
+    assert describe_change(before, after).startswith(where)
+
+
+def test_a_snapshot_of_an_unchanged_value_is_equal() -> None:
+    cyclic: list[Any] = [1]
+    cyclic.append(cyclic)
+    deep: list[Any] = []
+    for _ in range(100):
+        deep = [deep]
+    released = memoryview(b"abc")
+    released.release()
+    values: list[Any] = [
+        Box([1, 2]),
+        Plain(),
+        {"nan": math.nan, "when": 1.5},
+        cyclic,
+        deep,
+        memoryview(b"x"),
+        released,
+        frozenset({1, 2}),
+        hashlib.md5(),
+        len,
+        Path("/tmp"),
+    ]
+    for value in values:
+        assert fingerprint(value, TESTS) == fingerprint(value, TESTS)
+
+
+def test_resources_are_compared_by_identity_only() -> None:
+    file = io.BytesIO()
+    state = Mutable(file)
+    before = fingerprint(state)
+    file.write(b"data")  # writing to a referenced resource is not mutating the state
+    assert fingerprint(state) == before
+    state.value = io.BytesIO()
+    assert fingerprint(state) != before
+
+
+def test_objects_of_other_packages_are_compared_by_identity() -> None:
+    plain = Plain()
+    before = fingerprint(plain, frozenset({"somewhere_else"}))
+    plain.total = 9
+    assert fingerprint(plain, frozenset({"somewhere_else"})) == before
+
+
+@given(
+    st.recursive(
+        st.none() | st.integers() | st.text() | st.floats(),
+        lambda c: st.lists(c) | st.dictionaries(st.text(), c),
+    )
+)
+def test_snapshots_of_equal_data_are_equal(value: object) -> None:
+    assert fingerprint(value) == fingerprint(value)
+
+
+def test_short_cuts_long_reprs() -> None:
+    assert short("x" * 500, 20) == repr("x" * 500)[:19] + "…"
+    assert short(1) == "1"
+
+
+# --- the recording proxy ---------------------------------------------------------
+
+
+def test_an_async_callback_that_returns_no_awaitable_is_law_a() -> None:
+    spec = make_spec(zoo.AsyncMemoryWriter(), {})
+    recorder = Recorder(spec)
+    proxy = AsyncProxy(zoo.MemoryWriter(), recorder)  # sync callbacks behind an async face
+
+    async def call() -> object:
+        return await proxy.init({})
+
+    answer = anyio.run(call)
+    assert answer == Ok(zoo.Mem())
+    assert recorder.broken is not None
+    law, detail, _ = recorder.broken
+    assert law == "a"
+    assert "async init(opts) returned Ok(state=Mem(" in detail
+    assert "not an awaitable" in detail
+
+
+class AsyncBrokenMetaWriter(zoo.AsyncMemoryWriter):
+    def meta(self, state: zoo.Mem) -> Mapping[str, object]:
+        raise LookupError("no meta")
+
+
+class AsyncRefusingWriter(zoo.AsyncMemoryWriter):
+    async def init(self, opts: Any) -> Ok[zoo.Mem] | Err[None]:
+        return Err("no thanks", None)
+
+
+class RaisingEq(dict[str, object]):
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("cannot compare")
+
+    __hash__ = None
+
+
+class RaisingEqMetaWriter(zoo.MemoryWriter):
+    def meta(self, state: zoo.Mem) -> Mapping[str, object]:
+        return RaisingEq(size=state.total)
+
+
+def test_async_meta_raising_is_law_d() -> None:
+    with pytest.raises(WriterLawError) as info:
+        replay(AsyncBrokenMetaWriter(), {}, EventStream([Done()]))
+    assert info.value.law == "d"
+    assert isinstance(info.value.__cause__, LookupError)
+
+
+def test_an_async_writer_refusing_its_opts() -> None:
+    with pytest.raises(InitRefused, match="'no thanks'"):
+        check_writer(AsyncRefusingWriter(), {})
+    # Replaying one upload is fine: a refused init is allowed (L1).
+    replay(AsyncRefusingWriter(), {}, EventStream([Chunk(b"x"), Done()]))
+    replay(zoo.MemoryWriter(), {}, EventStream([Done()], expected_size=0))
+
+
+def test_meta_that_cannot_be_compared_is_law_c() -> None:
+    with pytest.raises(WriterLawError, match="then") as info:
+        replay(RaisingEqMetaWriter(), {}, EventStream([Done()]))
+    assert info.value.law == "c"
+
+
+def test_a_long_call_log_is_cut() -> None:
+    stream = EventStream([Chunk(b"a")] * 40 + [Done()])
+    with pytest.raises(WriterLawError) as info:
+        replay(zoo.MemoryWriter(), {}, stream, invariant=lambda s: s.total < 35)
+    message = str(info.value)
+    assert "calls not shown" in message
+    assert message.count("write_chunk(<1 bytes>") < 30
+
+
+# --- leak helpers -----------------------------------------------------------------
+
+
+def test_open_fds_sees_a_new_descriptor(tmp_path: Path) -> None:
+    before = open_fds()
+    fd = os.open(tmp_path / "f", os.O_CREAT | os.O_WRONLY)
+    try:
+        new = [x for x in open_fds() if x not in before]
+        assert new == [f"fd {fd} -> {tmp_path / 'f'}"]
+    finally:
+        os.close(fd)
+    assert open_fds() == before
+
+
+def test_files_in_lists_files_below(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b").write_bytes(b"")
+    (tmp_path / "a").write_bytes(b"")
+    assert files_in(tmp_path) == [str(tmp_path / "a"), str(tmp_path / "sub" / "b")]
