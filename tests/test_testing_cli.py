@@ -42,6 +42,12 @@ def test_a_broken_writer_fails_with_a_report(capsys: pytest.CaptureFixture[str])
     assert "replay(writer, {}, EventStream(" in err
 
 
+def test_a_flaky_writer_fails_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run(capsys, "tests.zoo:FlakyWriter")
+    assert status == 1
+    assert "uploadwriter check: FAILED: Flaky" in err
+
+
 def test_a_leak_of_descriptors_fails_with_fds(capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = run(capsys, "tests.zoo:AsyncFdLeakWriter", "--fds", *QUICK)
     assert status == 1

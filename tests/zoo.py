@@ -326,3 +326,16 @@ class MixedWriter(MemoryWriter):
 
     async def write_chunk(self, data: bytes, state: Mem) -> Any:  # type: ignore[override]
         return Ok(state)
+
+
+class FlakyWriter(MemoryWriter):
+    """Breaks law d on its third write ever, and never again: Hypothesis cannot replay it."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+
+    def write_chunk(self, data: bytes, state: Mem) -> Ok[Mem] | Err[Mem]:
+        self.writes += 1
+        if self.writes == 3:
+            raise RuntimeError("once")
+        return super().write_chunk(data, state)
