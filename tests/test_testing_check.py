@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from hypothesis import settings
+from hypothesis.database import InMemoryExampleDatabase
 from hypothesis import strategies as st
 
 from tests import zoo
@@ -279,3 +280,13 @@ def test_async_replay_reports_the_calls_made(backend: str) -> None:
     assert "Writer calls (async writer), in order:" in message
     assert "write_chunk(<3 bytes>, " in message
     assert "returned ('ok', Mem(" in message
+
+
+def test_one_writers_failures_are_not_replayed_for_another() -> None:
+    shared = settings(FEW, database=InMemoryExampleDatabase())
+    with pytest.raises(WriterLawError) as block:
+        check_writer(zoo.BlockWriter(), {}, settings=settings(shared, max_examples=100))
+    assert block.value.stream is not None
+    with pytest.raises(WriterLawError) as mutating:
+        check_writer(zoo.MutatingWriter(), {}, settings=shared)
+    assert mutating.value.stream == EventStream([Chunk(b""), Done()])

@@ -8,6 +8,7 @@ import hypothesis
 from hypothesis import HealthCheck, Phase, given
 from hypothesis.strategies import SearchStrategy
 
+from ._laws import short
 from ._run import Consume, Invariant, Leaks, make_spec, run_stream
 from ._strategies import EventStream, event_streams
 
@@ -75,13 +76,16 @@ def check_writer(
     run_stream(spec, EventStream(()), shrunk=True, probe=True)
     count = [0]
 
-    @hypothesis.settings(settings if settings is not None else default_settings())
-    @given(streams)
     def check(stream: Any) -> None:
         if not isinstance(stream, EventStream):
             raise TypeError(f"streams= must generate EventStream values, not {stream!r}")
         count[0] += 1
         run_stream(spec, stream, shrunk=True)
 
-    check()
+    # Every check_writer call runs this same function: without a key of its
+    # own, Hypothesis's example database would replay one writer's failures
+    # for another (the attribute pytest's parametrize uses for the same end).
+    check.__dict__["_hypothesis_internal_add_digest"] = f"{spec.name}|{short(opts)}".encode()
+    chosen = settings if settings is not None else default_settings()
+    hypothesis.settings(chosen)(given(streams)(check))()
     return count[0]
