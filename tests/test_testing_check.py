@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from hypothesis import settings
-from hypothesis.database import InMemoryExampleDatabase
 from hypothesis import strategies as st
+from hypothesis.database import InMemoryExampleDatabase
 
 from tests import zoo
 from uploadwriter import Cancel, Chunk, Done, ThreadedWriter
