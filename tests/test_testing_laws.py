@@ -271,3 +271,21 @@ def test_files_in_lists_files_below(tmp_path: Path) -> None:
     (tmp_path / "sub" / "b").write_bytes(b"")
     (tmp_path / "a").write_bytes(b"")
     assert files_in(tmp_path) == [str(tmp_path / "a"), str(tmp_path / "sub" / "b")]
+
+
+def test_the_public_surface_is_what_all_says() -> None:
+    from uploadwriter import testing
+
+    public = {name for name in dir(testing) if not name.startswith("_")}
+    assert public == set(testing.__all__)
+    assert isinstance(testing.__all__, tuple)
+    for name in set(testing.__all__) - {"LAWS"}:
+        assert getattr(testing, name).__module__.startswith("uploadwriter.testing"), name
+    assert sorted(testing.LAWS) == list("abcdefg")
+
+
+def test_every_error_class_says_when_it_is_raised() -> None:
+    for error in (WriterLawError, InitRefused):
+        assert error.__doc__ is not None
+        assert error.__doc__.startswith("Raised ")
+    assert issubclass(WriterLawError, AssertionError)
