@@ -14,6 +14,7 @@ state a callback was given.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from typing import Literal, cast
 
@@ -50,7 +51,8 @@ class Answer:
     ``kind`` is ``ok`` (``Ok(state)``), ``err`` (``Err(reason, state)``),
     ``raise`` (raise ``value``) or ``return`` (return ``value`` as is: a
     malformed answer). ``state`` replaces the state the writer would have
-    answered with; ``delay`` (async writers only) is awaited first.
+    answered with; ``delay`` seconds pass first (``anyio.sleep`` in the async
+    writer, ``time.sleep`` in the sync one).
     """
 
     kind: Literal["ok", "err", "raise", "return"] = "ok"
@@ -156,7 +158,13 @@ class _Recorder:
 
 
 class RecordingWriter(_Recorder):
-    """A synchronous writer that logs every call and answers as scripted."""
+    """A synchronous writer that logs every call and answers as scripted (after ``time.sleep``)."""
+
+    def _next(self, name: str) -> Answer:
+        answer = super()._next(name)
+        if answer.delay:
+            time.sleep(answer.delay)  # a blocking writer, e.g. behind ThreadedWriter
+        return answer
 
     def init(self, opts: object) -> Ok[RecState] | Err[None]:
         """Log the call; answer ``Ok(RecState())`` unless scripted otherwise."""
