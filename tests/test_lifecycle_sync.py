@@ -31,7 +31,7 @@ from uploadwriter import (
 )
 from uploadwriter.reducer import Phase
 
-from .recording import Call, RecordingWriter, RecState, err, ok, raises, returns
+from .recording import Answer, Call, RecordingWriter, RecState, err, ok, raises, returns
 
 
 class Boom(Exception):
@@ -518,6 +518,27 @@ def test_L11_raising_close_after_a_failed_write_keeps_the_write_failure() -> Non
     with Uploader(writer, None) as up, pytest.raises(WriterFailure) as info:
         up.send(Chunk(b"ab"))
     assert info.value.reason == "bad"
+    assert len(writer.closes()) == 1
+
+
+@pytest.mark.parametrize(
+    ("limit", "chunk", "write", "expected_error"),
+    [
+        (2, b"abc", ok(), FileTooLarge),  # close(Cancel()) after a refused chunk
+        (None, b"abc", err("bad"), WriterFailure),  # close(Error(...)) after a failed write
+    ],
+)
+def test_L11_raising_close_after_a_failure_is_not_swallowed(
+    limit: int | None, chunk: bytes, write: Answer, expected_error: type[Exception]
+) -> None:
+    boom = OSError("cannot remove the temp file")
+    writer = RecordingWriter(write=[write], close=[raises(boom)])
+    with Uploader(writer, None, max_size=limit) as up, pytest.raises(expected_error) as info:
+        up.send(Chunk(chunk))
+    # The first failure is what the caller gets; the close's exception travels
+    # with it, so that it is seen (L11: never swallowed).
+    notes = getattr(info.value, "__notes__", [])
+    assert any(repr(boom) in note for note in notes), notes
     assert len(writer.closes()) == 1
 
 
