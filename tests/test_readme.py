@@ -17,4 +17,4 @@ def test_readme_has_runnable_examples() -> None:
 
 @pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
 def test_readme_example_runs(code: str) -> None:
-    exec(compile(code, str(README), "exec"), {"__name__": "readme"})  # noqa: S102 - our own README
+    exec(compile(code, str(README), "exec"), {"__name__": "readme"})
