@@ -202,7 +202,7 @@ class ThreadedWriter(Generic[O, S]):
     __slots__ = ("writer",)
 
     def __init__(self, writer: UploadWriter[O, S]) -> None:
-        check_writer_shape(writer, asynchronous=False)
+        check_writer_shape(writer, asynchronous=False, needed_by="ThreadedWriter")
         self.writer = writer
 
     async def init(self, opts: O) -> Ok[S] | Err[None]:
@@ -232,7 +232,7 @@ class InlineWriter(Generic[O, S]):
     __slots__ = ("writer",)
 
     def __init__(self, writer: UploadWriter[O, S]) -> None:
-        check_writer_shape(writer, asynchronous=False)
+        check_writer_shape(writer, asynchronous=False, needed_by="InlineWriter")
         self.writer = writer
 
     async def init(self, opts: O) -> Ok[S] | Err[None]:
