@@ -168,6 +168,8 @@ def rejected() -> None:
     Uploader(InitErrCarriesState(), opts)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     # No single state type fits init and write_chunk: S cannot be solved.
     Uploader(StateMismatch(), opts)  # type: ignore[misc]  # pyright: ignore[reportArgumentType]
+    # The class where an instance is needed: its methods would lack self.
+    Uploader(TmpFileWriter, TmpFileOpts())  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     # The same writers, typed as the protocol: mypy names the conflicting member.
     bare: UploadWriter[Opts, State] = ReturnsBareState()  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
     mismatch: UploadWriter[Opts, State] = StateMismatch()  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
