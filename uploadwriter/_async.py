@@ -201,6 +201,8 @@ class ThreadedWriter(Generic[O, S]):
 
     __slots__ = ("writer",)
 
+    writer: UploadWriter[O, S]  #: the wrapped synchronous writer
+
     def __init__(self, writer: UploadWriter[O, S]) -> None:
         check_writer_shape(writer, asynchronous=False, needed_by="ThreadedWriter")
         self.writer = writer
@@ -230,6 +232,8 @@ class InlineWriter(Generic[O, S]):
     """
 
     __slots__ = ("writer",)
+
+    writer: UploadWriter[O, S]  #: the wrapped synchronous writer
 
     def __init__(self, writer: UploadWriter[O, S]) -> None:
         check_writer_shape(writer, asynchronous=False, needed_by="InlineWriter")
