@@ -7,6 +7,8 @@ from typing_extensions import assert_never, assert_type
 from uploadwriter import Cancel, Chunk, CloseReason, Done, Error, Event, Uploader
 from uploadwriter.writers import EchoOpts, EchoWriter
 
+# --- accepted ---------------------------------------------------------------
+
 
 def close_reason_is_exhaustive(reason: CloseReason) -> str:
     match reason:
@@ -19,9 +21,6 @@ def close_reason_is_exhaustive(reason: CloseReason) -> str:
             return repr(why)
         case unreachable:
             assert_never(unreachable)
-
-
-# --- accepted ---------------------------------------------------------------
 
 
 def bytes_like_chunks() -> None:
