@@ -184,7 +184,7 @@ def wrong_opts() -> None:
     Uploader(GoodWriter(), None)  # type: ignore[misc]  # pyright: ignore[reportArgumentType]
     # With the parameters named, the opts are checked item by item.
     Uploader[Opts, State](GoodWriter(), {"name": 1})  # type: ignore[typeddict-item]  # pyright: ignore[reportArgumentType]
-    Uploader[TmpFileOpts, TmpFileState](TmpFileWriter(), {"path": "/x"})  # type: ignore[typeddict-unknown-key]  # pyright: ignore[reportArgumentType]
+    Uploader[TmpFileOpts, TmpFileState](TmpFileWriter(), {"path": "/x"})  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     wrong: UploadWriter[EchoOpts, State] = GoodWriter()  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
 
 
