@@ -531,8 +531,3 @@ async def test_threaded_write_cut_by_cancellation_finishes_and_counts() -> None:
     # The worker thread was not abandoned: its Ok counted before the cancel.
     assert up.size == 3
     assert writer.closes() == [Call("close", state=RecState(b"abc", 1), reason=Cancel())]
-
-
-async def test_async_uploader_refuses_a_sync_writer_with_a_hint() -> None:
-    with pytest.raises(TypeError, match="ThreadedWriter"):
-        AsyncUploader(RecordingWriter(), None)  # type: ignore[arg-type]  # the mistake under test

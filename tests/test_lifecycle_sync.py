@@ -50,6 +50,15 @@ def test_L1_init_called_once_with_opts() -> None:
     assert writer.names() == ["init", "close"]
 
 
+def test_L1_repr_shows_the_phase_and_size() -> None:
+    up = Uploader(RecordingWriter(), None)
+    assert repr(up) == "<Uploader starting size=0>"
+    with up:
+        up.send(Chunk(b"abc"))
+        assert repr(up) == "<Uploader open size=3>"
+    assert repr(up) == "<Uploader closed size=3>"
+
+
 def test_L1_init_err_never_starts_the_upload() -> None:
     writer = RecordingWriter(init=[err("no room")])
     up = Uploader(writer, None)

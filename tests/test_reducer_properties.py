@@ -373,3 +373,18 @@ def test_write_failure_errors_name_the_writer_call() -> None:
     step = reduce(step.upload, Ok("s3"))
     assert isinstance(step.error, WriterFailure)
     assert step.error.during == "write_chunk"
+
+
+def test_a_close_failure_is_noted_once_even_when_fed_twice() -> None:
+    # reduce is a function of its inputs: the same answer fed again to the same
+    # upload gives the same result, without stacking notes on the pending error.
+    upload: Upload[Any] = reduce(start(max_size=1), Ok("s")).upload
+    closing = reduce(upload, Chunk(b"ab")).upload
+    boom = OSError("cannot remove")
+    first = reduce(closing, boom)
+    second = reduce(closing, boom)
+    assert first.error is second.error
+    assert first.error is not None
+    assert getattr(first.error, "__notes__", None) == [
+        f"uploadwriter: the writer's close also failed: {boom!r}"
+    ]

@@ -32,14 +32,14 @@ from uploadwriter.writers import EchoOpts, EchoWriter, TmpFileOpts, TmpFileWrite
 # --- TmpFileWriter ------------------------------------------------------------------------
 
 
-def _opts(directory: Path, **more: str) -> TmpFileOpts:
-    opts: TmpFileOpts = {"dir": str(directory)}
-    opts.update(more)  # type: ignore[typeddict-item]  # keys chosen by each test
-    return opts
+def _opts(directory: Path, *, prefix: str = "upload-", suffix: str = "") -> TmpFileOpts:
+    return TmpFileOpts(dir=str(directory), prefix=prefix, suffix=suffix)
 
 
-def _upload(directory: Path, chunks: list[bytes], **more: str) -> Path:
-    with Uploader(TmpFileWriter(), _opts(directory, **more)) as up:
+def _upload(
+    directory: Path, chunks: list[bytes], *, prefix: str = "upload-", suffix: str = ""
+) -> Path:
+    with Uploader(TmpFileWriter(), _opts(directory, prefix=prefix, suffix=suffix)) as up:
         for data in chunks:
             up.send(Chunk(data))
         up.send(Done())
@@ -151,22 +151,36 @@ async def test_tmpfile_through_threaded_writer_on_cancel(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize(
-    ("option", "value"),
+    ("option", "value", "error"),
     [
-        ("prefix", "../escape-"),
-        ("prefix", "a/b"),
-        ("suffix", "/x.jpg"),
-        ("prefix", 3),
-        ("suffix", None),
+        ("prefix", "../escape-", ValueError),
+        ("prefix", "a/b", ValueError),
+        ("suffix", "/x.jpg", ValueError),
+        ("prefix", 3, TypeError),
+        ("suffix", None, TypeError),
+        ("dir", 3, TypeError),
     ],
 )
-def test_tmpfile_bad_name_part_is_init_error(tmp_path: Path, option: str, value: Any) -> None:
-    opts: Any = {"dir": str(tmp_path), option: value}
-    with pytest.raises(InitError) as info, Uploader(TmpFileWriter(), opts):
+def test_tmpfile_bad_option_is_refused_naming_it(
+    tmp_path: Path, option: str, value: Any, error: type[Exception]
+) -> None:
+    with pytest.raises(error) as info:
+        TmpFileOpts(**{option: value})
+    assert f"TmpFileOpts.{option}" in str(info.value)
+    assert repr(value) in str(info.value)
+    assert _files(tmp_path) == []
+
+
+def test_tmpfile_dir_may_be_a_path(tmp_path: Path) -> None:
+    with Uploader(TmpFileWriter(), TmpFileOpts(dir=tmp_path)) as up:
+        up.send(Done())
+    assert Path(str(up.meta()["path"])).parent == tmp_path
+
+
+def test_tmpfile_opts_that_are_not_tmpfile_opts_are_init_error(tmp_path: Path) -> None:
+    opts: Any = {"dir": str(tmp_path)}  # the old dict form
+    with pytest.raises(InitError), Uploader(TmpFileWriter(), opts):
         pass  # pragma: no cover
-    assert isinstance(info.value.reason, ValueError)
-    assert repr(option) in str(info.value)
-    assert "without path separators" in str(info.value)
     assert _files(tmp_path) == []
 
 
@@ -246,7 +260,7 @@ def test_echo_logs_each_chunk_and_the_close_at_its_level(
     caplog: pytest.LogCaptureFixture, level: int | str, levelno: int
 ) -> None:
     caplog.set_level(logging.DEBUG, logger=ECHO_LOGGER)
-    up = _echo({"level": level}, [b"abc", b"", b"defgh"], Done())
+    up = _echo(EchoOpts(level=level), [b"abc", b"", b"defgh"], Done())
     assert [r.getMessage() for r in caplog.records] == [
         "received chunk of 3 bytes",
         "received chunk of 0 bytes",
@@ -260,14 +274,14 @@ def test_echo_logs_each_chunk_and_the_close_at_its_level(
 
 def test_echo_logs_the_cancel_reason(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger=ECHO_LOGGER)
-    _echo({"level": "info"}, [b"ab"], Cancel())
+    _echo(EchoOpts(level="info"), [b"ab"], Cancel())
     assert caplog.records[-1].getMessage() == "closing upload after 2 bytes, Cancel()"
 
 
 def test_echo_logs_the_error_reason(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger=ECHO_LOGGER)
     writer = EchoWriter()
-    state = writer.init({"level": "info"}).state
+    state = writer.init(EchoOpts(level="info")).state
     assert state is not None
     writer.close(state, Error("boom"))
     assert caplog.records[-1].getMessage() == "closing upload after 0 bytes, Error(reason='boom')"
@@ -275,24 +289,36 @@ def test_echo_logs_the_error_reason(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_echo_below_the_loggers_level_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger=ECHO_LOGGER)
-    _echo({"level": "debug"}, [b"abc"], Done())
+    _echo(EchoOpts(level="debug"), [b"abc"], Done())
     assert caplog.records == []
 
 
 def test_echo_state_is_not_mutated(caplog: pytest.LogCaptureFixture) -> None:
     writer = EchoWriter()
-    first = writer.init({"level": "debug"}).state
+    first = writer.init(EchoOpts()).state
     assert first is not None
     second = writer.write_chunk(b"abcd", first).state
     assert first.total == 0
     assert second.total == 4
 
 
-@pytest.mark.parametrize(
-    "opts", [{"level": "loud"}, {"level": True}, {"level": None}, {"level": 2.5}, {}, None, "info"]
-)
-def test_echo_bad_level_is_init_error(opts: Any) -> None:
+def test_echo_default_level_is_debug(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger=ECHO_LOGGER)
+    up = _echo(EchoOpts(), [b"abc"], Done())
+    assert {r.levelno for r in caplog.records} == {logging.DEBUG}
+    assert up.meta() == {"level": "debug"}
+
+
+@pytest.mark.parametrize("level", ["loud", True, None, 2.5, ""])
+def test_echo_bad_level_is_refused_naming_it(level: Any) -> None:
+    with pytest.raises(ValueError, match=r"EchoOpts\.level must be a logging level") as info:
+        EchoOpts(level=level)
+    assert repr(level) in str(info.value)
+
+
+@pytest.mark.parametrize("opts", [{"level": "info"}, None, "info"])
+def test_echo_opts_that_are_not_echo_opts_are_init_error(opts: Any) -> None:
     with pytest.raises(InitError) as info, Uploader(EchoWriter(), opts):
         pass  # pragma: no cover
-    assert isinstance(info.value.reason, ValueError)
-    assert "logging level" in str(info.value)
+    assert isinstance(info.value.reason, TypeError)
+    assert "EchoOpts(level=...)" in str(info.value)
