@@ -52,18 +52,20 @@ class Answer:
     ``raise`` (raise ``value``) or ``return`` (return ``value`` as is: a
     malformed answer). ``state`` replaces the state the writer would have
     answered with; ``delay`` seconds pass first (``anyio.sleep`` in the async
-    writer, ``time.sleep`` in the sync one).
+    writer, ``time.sleep`` in the sync one); the async writer then waits for
+    ``gate`` to be set, if given.
     """
 
     kind: Literal["ok", "err", "raise", "return"] = "ok"
     value: object = None
     state: object = attrs.field(default=None)
     delay: float = 0.0
+    gate: anyio.Event | None = None
 
 
-def ok(*, state: object = None, delay: float = 0.0) -> Answer:
+def ok(*, state: object = None, delay: float = 0.0, gate: anyio.Event | None = None) -> Answer:
     """Answer ``Ok``: with ``state`` if given, else the writer's next state."""
-    return Answer("ok", None, state, delay)
+    return Answer("ok", None, state, delay, gate)
 
 
 def err(reason: object, *, state: object = None, delay: float = 0.0) -> Answer:
@@ -193,6 +195,8 @@ class AsyncRecordingWriter(_Recorder):
     async def _wait(self, answer: Answer) -> None:
         if answer.delay:
             await anyio.sleep(answer.delay)
+        if answer.gate is not None:
+            await answer.gate.wait()
 
     async def init(self, opts: object) -> Ok[RecState] | Err[None]:
         """Log the call; answer ``Ok(RecState())`` unless scripted otherwise."""

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import anyio
 import pytest
@@ -484,24 +485,38 @@ async def test_L14_bad_chunk_timeout_is_refused(timeout: object) -> None:
 
 
 async def test_a_send_while_a_write_is_pending_is_busy_and_changes_nothing() -> None:
-    writer = AsyncRecordingWriter(write=[ok(delay=0.1)])
+    gate = anyio.Event()
+    writer = AsyncRecordingWriter(write=[ok(gate=gate)])
     refused: list[BaseException] = []
     async with AsyncUploader(writer, None) as up:
 
-        async def second() -> None:
-            await anyio.sleep(0.02)
+        async def attempt(event: Chunk | Done | Cancel) -> None:
             try:
-                await up.send(Chunk(b"other"))
+                await up.send(event)
             except UploadBusy as exc:
                 refused.append(exc)
+
+        async def second() -> None:
+            await _until(lambda: "write_chunk" in writer.names())
+            for event in (Chunk(b"other"), Done(), Cancel()):
+                await attempt(event)
+            gate.set()
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(second)
             await up.send(Chunk(b"first"))
         await up.send(Done())
-    assert len(refused) == 1
+    assert len(refused) == 3
     assert "writing" in str(refused[0])
+    assert writer.names() == ["init", "write_chunk", "close"]
     assert up.meta()["data"] == b"first"
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Wait until ``condition()`` holds (polling: it may be set by a worker thread)."""
+    with anyio.fail_after(SLOW):
+        while not condition():
+            await anyio.sleep(0.005)
 
 
 @pytest.mark.parametrize("adapter", [ThreadedWriter, InlineWriter])
@@ -524,10 +539,18 @@ async def test_a_sync_writer_through_an_adapter(
 
 async def test_threaded_write_cut_by_cancellation_finishes_and_counts() -> None:
     writer = RecordingWriter(write=[ok(delay=0.2)])
-    with anyio.move_on_after(0.05):
+    with anyio.CancelScope() as scope:
         async with AsyncUploader(ThreadedWriter(writer), None) as up:
-            await up.send(Chunk(b"abc"))
-            await anyio.sleep(SLOW)
+
+            async def cancel_while_writing() -> None:
+                await _until(lambda: "write_chunk" in writer.names())
+                scope.cancel()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(cancel_while_writing)
+                await up.send(Chunk(b"abc"))
+                await anyio.sleep(SLOW)
+    assert scope.cancelled_caught
     # The worker thread was not abandoned: its Ok counted before the cancel.
     assert up.size == 3
     assert writer.closes() == [Call("close", state=RecState(b"abc", 1), reason=Cancel())]
