@@ -408,6 +408,23 @@ async def test_L13_timeout_during_a_slow_write() -> None:
     assert up.size == 0
 
 
+async def test_L13_code_after_catching_a_write_timeout_still_runs() -> None:
+    # send() raised ChunkTimeout and the writer is closed: the caller's own code
+    # that handles it (telling the client, say) must not be cancelled silently.
+    writer = AsyncRecordingWriter(write=[ok(delay=SLOW)])
+    steps: list[str] = []
+    async with AsyncUploader(writer, None, chunk_timeout=TIMEOUT) as up:
+        try:
+            await up.send(Chunk(b"ab"))
+        except ChunkTimeout:
+            steps.append("caught")
+            await anyio.sleep(TIMEOUT * 2)
+            steps.append("handled")
+    assert steps == ["caught", "handled"]
+    assert [c.reason for c in writer.closes()] == [Cancel()]
+    assert isinstance(up.failure, ChunkTimeout)
+
+
 async def test_L13_chunks_in_time_keep_the_upload_alive() -> None:
     timeout = 0.3
     writer = AsyncRecordingWriter()
