@@ -196,6 +196,34 @@ async def test_L5_close_exactly_once_when_a_task_group_is_cancelled() -> None:
         assert writer.finished.count("close") == 1
 
 
+async def test_L5_a_threaded_init_cut_by_cancellation_still_gets_its_close() -> None:
+    # The worker thread is not abandoned: its Ok means the upload started, so
+    # it is closed exactly once (nothing leaks, e.g. a temp file).
+    writer = RecordingWriter(init=[ok(delay=0.2)])
+    with anyio.CancelScope() as scope:
+        async with anyio.create_task_group() as tg:
+
+            async def cancel_while_starting() -> None:
+                await _until(lambda: "init" in writer.names())
+                scope.cancel()
+
+            tg.start_soon(cancel_while_starting)
+            async with AsyncUploader(ThreadedWriter(writer), None):
+                await anyio.sleep(SLOW)
+    assert scope.cancelled_caught
+    assert writer.names() == ["init", "close"]
+    assert writer.closes()[0].reason == Cancel()
+
+
+async def test_L5_an_async_init_cut_by_cancellation_never_started() -> None:
+    writer = AsyncRecordingWriter(init=[ok(delay=SLOW)])
+    with anyio.move_on_after(0.05) as scope:
+        async with AsyncUploader(writer, None):
+            pytest.fail("the block must not run")  # pragma: no cover
+    assert scope.cancelled_caught
+    assert writer.names() == ["init"]  # init never answered: no close (L1)
+
+
 # --- L6: close(Done) Err ------------------------------------------------------------------------
 
 
