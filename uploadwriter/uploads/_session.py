@@ -24,7 +24,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any, TypeAlias, TypeVar, cast, overload
 
 import anyio
 import anyio.lowlevel
@@ -53,6 +53,10 @@ from ._errors import EntryInProgress, EntryRefused, UnknownEntry
 __all__ = ("AsyncEntryUpload", "EntryUpload", "Uploads")
 
 T = TypeVar("T")
+R = TypeVar("R")
+
+#: ``fn(meta, entry)``: what a consume function is given, and returns.
+ConsumeFn: TypeAlias = Callable[[Mapping[str, object], UploadEntry], R]
 
 _DONE = Done()
 _CANCEL = Cancel()
@@ -341,9 +345,11 @@ class Uploads:
                 _remove_tmp(run.driver)
         return attrs.evolve(entry, cancelled=True)
 
-    def consume_uploaded_entries(
-        self, fn: Callable[[Mapping[str, object], UploadEntry], T | Postpone[T]]
-    ) -> list[T]:
+    @overload
+    def consume_uploaded_entries(self, fn: ConsumeFn[Postpone[T]]) -> list[T]: ...
+    @overload
+    def consume_uploaded_entries(self, fn: ConsumeFn[T | Postpone[T]]) -> list[T]: ...
+    def consume_uploaded_entries(self, fn: ConsumeFn[Any]) -> list[Any]:
         """Hand each completed entry's meta and the entry to ``fn``; return what it returned.
 
         Entries with errors are left alone (show them, then cancel them). A
@@ -361,9 +367,11 @@ class Uploads:
             raise EntryInProgress(pending)
         return [self._consume(entry, fn) for entry in entries if entry.done]
 
-    def consume_uploaded_entry(
-        self, ref: str, fn: Callable[[Mapping[str, object], UploadEntry], T | Postpone[T]]
-    ) -> T:
+    @overload
+    def consume_uploaded_entry(self, ref: str, fn: ConsumeFn[Postpone[T]]) -> T: ...
+    @overload
+    def consume_uploaded_entry(self, ref: str, fn: ConsumeFn[T | Postpone[T]]) -> T: ...
+    def consume_uploaded_entry(self, ref: str, fn: ConsumeFn[Any]) -> Any:
         """Consume entry ``ref`` as :meth:`consume_uploaded_entries` does; return ``fn``'s value.
 
         Raises:
@@ -383,9 +391,7 @@ class Uploads:
             raise EntryInProgress([ref])
         return self._consume(entry, fn)
 
-    def _consume(
-        self, entry: UploadEntry, fn: Callable[[Mapping[str, object], UploadEntry], T | Postpone[T]]
-    ) -> T:
+    def _consume(self, entry: UploadEntry, fn: ConsumeFn[Any]) -> Any:
         run = self._runs[entry.ref]
         meta = run.driver.meta()
         keep = False
@@ -393,7 +399,7 @@ class Uploads:
             result = fn(meta, entry)
             if isinstance(result, Postpone):
                 keep = True
-                return cast("T", result.value)
+                return result.value
             return result
         finally:
             if not keep:
