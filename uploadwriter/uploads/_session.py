@@ -613,8 +613,9 @@ class AsyncEntryUpload:
             finally:
                 _remove_tmp(driver)
             return
-        if self._cancel_requested and driver.phase is OPEN:
-            await driver.send(_CANCEL)
+        if self._cancel_requested:
+            if driver.phase is OPEN:
+                await driver.send(_CANCEL)
             await anyio.lowlevel.checkpoint()  # our scope is cancelled: this ends the body
         try:
             await driver.send(event)
