@@ -112,7 +112,7 @@ scenarios = st.builds(
 )
 
 
-def split(n: int, cuts: tuple[int, ...]) -> list[Chunk]:
+def split(n: int, cuts: tuple[int, ...]) -> list[Event]:
     """``n`` bytes as chunks, cut at ``cuts`` (those inside the range)."""
     points = sorted({c for c in cuts if 0 < c < n})
     bounds = [0, *points, n]
