@@ -480,3 +480,31 @@ async def test_cancel_inside_a_write_is_applied_when_the_block_exits(tmp_path: P
     assert inside is None  # it was still open
     assert up.driver.reason == Cancel()
     assert files_in(tmp_path) == []
+
+
+async def test_cancel_a_done_async_entry_inside_its_block(tmp_path: Path) -> None:
+    uploads, _, _ = make(tmp_path)
+    uploads.select([ClientFile("a.bin", 2)])
+    after_cancel = False
+    async with uploads.upload_async("0") as up:
+        await up.send(Chunk(b"ab"))
+        assert up.entry.done
+        assert len(files_in(tmp_path)) == 1
+        uploads.cancel("0")
+        assert files_in(tmp_path) == []  # a done entry's file goes at once
+        await up.send(Chunk(b"more"))  # ends the block quietly: it was cancelled
+        after_cancel = True  # pragma: no cover
+    assert not after_cancel
+    assert uploads.entries == ()
+
+
+async def test_the_handle_shows_the_current_entry(tmp_path: Path) -> None:
+    uploads, _, _ = make(tmp_path)
+    uploads.select([ClientFile("a.bin", 4)])
+    with uploads.upload("0") as up:
+        up.send(Chunk(b"ab"))
+        assert up.entry.progress == 50
+        assert up.entry is uploads.entry("0")
+    uploads.cancel("0")
+    with pytest.raises(UnknownEntry):
+        _ = up.entry

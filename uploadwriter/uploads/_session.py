@@ -636,11 +636,11 @@ class AsyncEntryUpload:
     ) -> bool:
         swallowed = False
         scope = self._scope
-        if scope is not None:
-            self._scope = None
-            if scope.__exit__(exc_type, exc, tb):
-                swallowed = True  # our own cancel (Uploads.cancel): the body ends quietly
-                exc_type, exc, tb = None, None, None
+        assert scope is not None  # set by __aenter__, the only way in
+        self._scope = None
+        if scope.__exit__(exc_type, exc, tb):
+            swallowed = True  # our own cancel (Uploads.cancel): the body ends quietly
+            exc_type, exc, tb = None, None, None
         driver = self.driver
         try:
             suppressed = await driver.__aexit__(exc_type, exc, tb)
