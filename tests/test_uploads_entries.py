@@ -102,6 +102,25 @@ def test_refs_are_generated_and_client_refs_kept() -> None:
     assert len({e.uuid for e in entries}) == 3
 
 
+def test_generated_refs_never_take_a_client_ref() -> None:
+    uploads = Uploads(UploadConfig("a", accept="any", max_entries=10))
+    entries = uploads.select([ClientFile("a", 1), ClientFile("b", 1, ref="0")])
+    assert [(e.client_name, e.ref) for e in entries] == [("a", "1"), ("b", "0")]
+    assert len(uploads.entries) == 2
+
+
+def test_a_raising_validator_leaves_the_session_unchanged() -> None:
+    def validator(entry: UploadEntry) -> None:
+        if entry.client_name == "b":
+            raise RuntimeError("validator bug")
+
+    uploads = Uploads(UploadConfig("a", accept="any", validator=validator))
+    (first,) = uploads.select([ClientFile("a", 1)])
+    with pytest.raises(RuntimeError, match="validator bug"):
+        uploads.select([ClientFile("b", 1)])  # would replace the sole entry
+    assert uploads.entries == (first,)
+
+
 def test_a_ref_already_selected_is_skipped() -> None:
     uploads = Uploads(UploadConfig("a", accept="any", max_entries=10))
     (first,) = uploads.select([ClientFile("a", 1, ref="x")])

@@ -215,23 +215,32 @@ class Uploads:
                     raise ValueError(f"two selected files have the same ref {file.ref!r}")
                 refs.add(file.ref)
         new = [f for f in batch if f.ref is None or f.ref not in self._entries]
+        # Build and validate them all before changing anything: a validator
+        # that raises leaves the session as it was.
+        taken = set(self._entries) | refs
+        created: list[UploadEntry] = []
+        for file in new:
+            ref = file.ref if file.ref is not None else self._free_ref(taken)
+            taken.add(ref)
+            created.append(self._validated(file, ref))
         if self._config.max_entries == 1 and len(self._entries) == 1 and len(new) == 1:
             (sole,) = self._entries
             self.cancel(sole)
-        created = [self._add(file) for file in new]
+        for entry in created:
+            self._entries[entry.ref] = entry
         return tuple(created)
 
-    def _free_ref(self) -> str:
-        while str(self._next_ref) in self._entries:
+    def _free_ref(self, taken: set[str]) -> str:
+        while str(self._next_ref) in taken:
             self._next_ref += 1
         ref = str(self._next_ref)
         self._next_ref += 1
         return ref
 
-    def _add(self, file: ClientFile) -> UploadEntry:
+    def _validated(self, file: ClientFile, ref: str) -> UploadEntry:
         config = self._config
         entry = UploadEntry(
-            ref=file.ref if file.ref is not None else self._free_ref(),
+            ref=ref,
             uuid=str(uuid.uuid4()),
             upload_config=config.name,
             client_name=file.name,
@@ -247,9 +256,7 @@ class Uploads:
         elif config.validator is not None:
             answer = as_iterable_errors(config.validator(entry))
             errors = tuple(_as_error(value) for value in answer)
-        entry = attrs.evolve(entry, errors=errors)
-        self._entries[entry.ref] = entry
-        return entry
+        return attrs.evolve(entry, errors=errors)
 
     # --- uploading -------------------------------------------------------------
 
