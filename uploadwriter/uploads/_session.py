@@ -312,13 +312,13 @@ class Uploads:
         if upload.phase is CLOSED:
             if upload.failure is None and upload.reason == _DONE:
                 done, progress = True, 100
-            elif not run.recorded:
+            elif not run._recorded:
                 failure = upload.failure
                 errors = (
                     *errors,
                     EntryError(_code(failure), failure if failure is not None else exc),
                 )
-        run.recorded = upload.phase is CLOSED
+        run._recorded = upload.phase is CLOSED
         if not done and entry.client_size > 0:
             # 100 is kept for done: the last chunk may land and its close still fail.
             progress = max(progress, min(99, driver.size * 100 // entry.client_size))
@@ -347,7 +347,7 @@ class Uploads:
         _, run = self._drop(ref)
         if run is not None:
             try:
-                run.cancel_soon()
+                run._cancel_soon()
             finally:
                 _remove_tmp(run.driver)
         return attrs.evolve(entry, cancelled=True)
@@ -437,14 +437,14 @@ class EntryUpload:
             writer is not a synchronous writer.
     """
 
-    __slots__ = ("_driver", "_uploads", "recorded", "ref")
+    __slots__ = ("_driver", "_recorded", "_uploads", "ref")
 
     def __init__(self, uploads: Uploads, ref: str) -> None:
         self._uploads = uploads
         self.ref = ref
         self._driver: Uploader[Any, Any] | None = None
         #: The failure of the closed upload was recorded on the entry.
-        self.recorded = False
+        self._recorded = False
 
     @property
     def driver(self) -> Uploader[Any, Any]:
@@ -504,7 +504,7 @@ class EntryUpload:
         finally:
             self._uploads._settle(self, None)
 
-    def cancel_soon(self) -> None:
+    def _cancel_soon(self) -> None:
         """Close the writer with ``Cancel()`` now if it is open (used by :meth:`Uploads.cancel`)."""
         driver = self.driver
         if driver.phase is OPEN:
@@ -539,7 +539,7 @@ class AsyncEntryUpload:
     ``Cancel()`` as the block exits.
     """
 
-    __slots__ = ("_cancel_requested", "_driver", "_scope", "_uploads", "recorded", "ref")
+    __slots__ = ("_cancel_requested", "_driver", "_recorded", "_scope", "_uploads", "ref")
 
     def __init__(self, uploads: Uploads, ref: str) -> None:
         self._uploads = uploads
@@ -547,7 +547,7 @@ class AsyncEntryUpload:
         self._driver: AsyncUploader[Any, Any] | None = None
         self._scope: anyio.CancelScope | None = None
         self._cancel_requested = False
-        self.recorded = False
+        self._recorded = False
 
     @property
     def driver(self) -> AsyncUploader[Any, Any]:
@@ -629,7 +629,7 @@ class AsyncEntryUpload:
         finally:
             uploads._settle(self, None)
 
-    def cancel_soon(self) -> None:
+    def _cancel_soon(self) -> None:
         """Cancel the block's body; the writer is closed with ``Cancel()`` as it exits."""
         self._cancel_requested = True
         if self._scope is not None:
