@@ -214,3 +214,18 @@ def test_consume_from_the_progress_callback_when_done(tmp_path: Path) -> None:
     assert results == [b"abc"]
     assert uploads.entries == ()
     assert files_in(tmp_path) == []
+
+
+def test_the_function_may_cancel_or_consume_entries_itself(tmp_path: Path) -> None:
+    uploads = uploaded(tmp_path, "a", "b", "c")
+
+    def fn(meta: Mapping[str, object], entry: UploadEntry) -> str:
+        if entry.ref == "0":
+            uploads.cancel("1")  # a later entry: it is not handed over
+            uploads.consume_uploaded_entry("0", lambda m, e: None)  # this very one
+        return entry.ref
+
+    assert uploads.consume_uploaded_entries(fn) == ["0", "2"]
+    assert uploads.entries == ()
+    assert uploads.consumed == 2
+    assert files_in(tmp_path) == []

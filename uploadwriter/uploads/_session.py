@@ -372,7 +372,13 @@ class Uploads:
         pending = [e.ref for e in entries if e.valid and not e.done]
         if pending:
             raise EntryInProgress(pending)
-        return [self._consume(entry, fn) for entry in entries if entry.done]
+        # The condition is checked as each entry comes: fn may have cancelled
+        # or consumed a later entry meanwhile.
+        return [
+            self._consume(entry, fn)
+            for entry in entries
+            if entry.done and self._entries.get(entry.ref) is entry
+        ]
 
     @overload
     def consume_uploaded_entry(self, ref: str, fn: ConsumeFn[Postpone[T]]) -> T: ...
@@ -409,9 +415,11 @@ class Uploads:
                 return result.value
             return result
         finally:
-            if not keep:
+            # fn may itself have cancelled or consumed this entry: count it once.
+            if not keep and self._runs.get(entry.ref) is run:
                 self._drop(entry.ref)
                 self._consumed += 1
+            if not keep:
                 _remove_tmp(run.driver)
 
     def __repr__(self) -> str:
