@@ -201,8 +201,10 @@ class ThreadedWriter(Generic[O, S]):
 
     __slots__ = ("writer",)
 
+    writer: UploadWriter[O, S]  #: the wrapped synchronous writer
+
     def __init__(self, writer: UploadWriter[O, S]) -> None:
-        check_writer_shape(writer, asynchronous=False)
+        check_writer_shape(writer, asynchronous=False, needed_by="ThreadedWriter")
         self.writer = writer
 
     async def init(self, opts: O) -> Ok[S] | Err[None]:
@@ -231,8 +233,10 @@ class InlineWriter(Generic[O, S]):
 
     __slots__ = ("writer",)
 
+    writer: UploadWriter[O, S]  #: the wrapped synchronous writer
+
     def __init__(self, writer: UploadWriter[O, S]) -> None:
-        check_writer_shape(writer, asynchronous=False)
+        check_writer_shape(writer, asynchronous=False, needed_by="InlineWriter")
         self.writer = writer
 
     async def init(self, opts: O) -> Ok[S] | Err[None]:
