@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import uploadwriter
 from uploadwriter import UploadConfig
 from uploadwriter.uploads import default_writer
-from uploadwriter.writers import TmpFileWriter
+from uploadwriter.writers import TmpFileOpts, TmpFileWriter
 
 # (accept, client name, client type, accepted?)
 ACCEPT_CASES: list[tuple[Any, str, str, bool]] = [
@@ -85,7 +85,7 @@ def test_defaults_are_phoenixs() -> None:
     assert config.writer is default_writer
     writer, opts = config.writer("avatar", None)  # type: ignore[arg-type]
     assert isinstance(writer, TmpFileWriter)
-    assert opts == {}
+    assert opts == TmpFileOpts()
 
 
 def test_accept_is_normalised_and_deduplicated() -> None:

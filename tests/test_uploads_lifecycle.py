@@ -25,7 +25,7 @@ from uploadwriter import (
     Uploads,
     WriterFailure,
 )
-from uploadwriter.writers import TmpFileWriter
+from uploadwriter.writers import TmpFileOpts, TmpFileWriter
 
 from .uploads_support import (
     AsyncSlowWriter,
@@ -278,7 +278,9 @@ async def test_the_sync_driver_refuses_an_async_writer() -> None:
         UploadConfig("a", accept="any", writer=lambda n, e: (AsyncSlowWriter(), None))
     )
     uploads.select([ClientFile("a.bin", 3)])
-    with pytest.raises(TypeError, match="Uploader needs a plain 'def init'"):
+    with pytest.raises(
+        TypeError, match="not an upload writer for Uploader: init must be a plain 'def'"
+    ):
         await run_upload(uploads, "0", [], "sync")
 
 
@@ -364,7 +366,7 @@ async def test_cancel_from_the_progress_callback_closes_a_sync_upload_at_once(
         "a",
         accept="any",
         progress=progress,
-        writer=lambda n, e: (TmpFileWriter(), {"dir": str(tmp_path)}),
+        writer=lambda n, e: (TmpFileWriter(), TmpFileOpts(dir=tmp_path)),
     )
     uploads = Uploads(config)
     uploads.select([ClientFile("a.bin", 4)])
@@ -471,7 +473,9 @@ async def test_cancel_inside_a_write_is_applied_when_the_block_exits(tmp_path: P
             return super().write_chunk(data, state)
 
     uploads = Uploads(
-        UploadConfig("a", accept="any", writer=lambda n, e: (Reentrant(), {"dir": str(tmp_path)}))
+        UploadConfig(
+            "a", accept="any", writer=lambda n, e: (Reentrant(), TmpFileOpts(dir=tmp_path))
+        )
     )
     uploads.select([ClientFile("a.bin", 4)])
     with uploads.upload("0") as up:

@@ -20,7 +20,7 @@ from uploadwriter import (
     Uploads,
     UploadWriter,
 )
-from uploadwriter.writers import TmpFileState, TmpFileWriter
+from uploadwriter.writers import TmpFileOpts, TmpFileState, TmpFileWriter
 
 Fail = Literal["init", "write", "close"] | None
 Driver = Literal["sync", "async"]
@@ -50,7 +50,7 @@ class FlakyWriter:
     def init(self, opts: FlakyOpts) -> Ok[FlakyState] | Err[None]:
         if opts.fail == "init":
             return Err("init refused", None)
-        match _TMP.init({"dir": opts.dir}):
+        match _TMP.init(TmpFileOpts(dir=opts.dir)):
             case Ok(inner):
                 return Ok(FlakyState(inner, opts))
             case Err(reason, _):  # pragma: no cover - a tmp dir is writable
@@ -110,7 +110,7 @@ def flaky_factory(
         calls.append((name, entry.ref))
         opts = plan.get(entry.client_name)
         if opts is None:
-            return TmpFileWriter(), {"dir": str(tmp)}
+            return TmpFileWriter(), TmpFileOpts(dir=tmp)
         return FlakyWriter(), attrs.evolve(opts, dir=str(tmp))
 
     factory.calls = calls  # type: ignore[attr-defined]

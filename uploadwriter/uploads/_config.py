@@ -13,7 +13,7 @@ import attrs
 
 from .._errors import safe_repr
 from .._protocols import AsyncUploadWriter, UploadWriter
-from ..writers import TmpFileWriter
+from ..writers import TmpFileOpts, TmpFileWriter
 
 if TYPE_CHECKING:
     from ._entries import UploadEntry
@@ -49,9 +49,9 @@ _ACCEPT_HELP = (
 )
 
 
-def default_writer(name: str, entry: UploadEntry) -> tuple[TmpFileWriter, dict[str, str]]:
-    """The default writer factory: ``(TmpFileWriter(), {})``."""
-    return TmpFileWriter(), {}
+def default_writer(name: str, entry: UploadEntry) -> tuple[TmpFileWriter, TmpFileOpts]:
+    """The default writer factory: ``(TmpFileWriter(), TmpFileOpts())``."""
+    return TmpFileWriter(), TmpFileOpts()
 
 
 def extension_type(ext: str) -> str | None:
@@ -187,7 +187,7 @@ class UploadConfig:
 
     ``writer(name, entry) -> (writer, opts)`` picks the writer of each entry
     when its upload starts (default: :class:`~uploadwriter.writers.TmpFileWriter`
-    with ``{}``). ``progress(name, entry, uploads)`` is called whenever an
+    with ``TmpFileOpts()``). ``progress(name, entry, uploads)`` is called whenever an
     entry's progress, ``done`` or errors change. ``validator(entry)`` returns
     the entry's extra errors (``None``, a string, or an iterable of strings or
     :class:`EntryError`).
