@@ -17,7 +17,7 @@ class UnknownEntry(UploadError, LookupError):
             f"upload {name!r} has no entry with ref {ref!r} "
             "(it was never selected, or was cancelled or consumed)"
         )
-        self.ref = ref
+        self.ref: str = ref
 
 
 class EntryRefused(UploadError):
@@ -25,7 +25,7 @@ class EntryRefused(UploadError):
 
     def __init__(self, ref: str, why: str) -> None:
         super().__init__(f"entry {ref!r} cannot be uploaded: {why}")
-        self.ref = ref
+        self.ref: str = ref
 
 
 class EntryInProgress(UploadError):
@@ -38,4 +38,4 @@ class EntryInProgress(UploadError):
             f"{'is' if len(refs) == 1 else 'are'} still in progress (not uploaded yet, or "
             "uploading); let them finish or cancel them first"
         )
-        self.refs = tuple(refs)
+        self.refs: tuple[str, ...] = tuple(refs)

@@ -449,7 +449,7 @@ class EntryUpload:
 
     def __init__(self, uploads: Uploads, ref: str) -> None:
         self._uploads = uploads
-        self.ref = ref
+        self.ref: str = ref
         self._driver: Uploader[Any, Any] | None = None
         #: The failure of the closed upload was recorded on the entry.
         self._recorded = False
@@ -551,7 +551,7 @@ class AsyncEntryUpload:
 
     def __init__(self, uploads: Uploads, ref: str) -> None:
         self._uploads = uploads
-        self.ref = ref
+        self.ref: str = ref
         self._driver: AsyncUploader[Any, Any] | None = None
         self._scope: anyio.CancelScope | None = None
         self._cancel_requested = False
