@@ -282,6 +282,9 @@ async def test_the_sync_driver_refuses_an_async_writer() -> None:
         TypeError, match="not an upload writer for Uploader: init must be a plain 'def'"
     ):
         await run_upload(uploads, "0", [], "sync")
+    assert not uploads.entry("0").started  # refused before it started: it may be retried
+    await run_upload(uploads, "0", [Chunk(b"abc")], "async")
+    assert uploads.entry("0").done
 
 
 @DRIVERS

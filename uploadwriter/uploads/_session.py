@@ -286,8 +286,12 @@ class Uploads:
                 f"max_entries={self._config.max_entries}); cancel some first",
             )
         writer, opts = _unpack(self._config.name, self._config.writer(self._config.name, entry))
-        self._entries[ref] = attrs.evolve(entry, started=True)
         return entry, writer, opts
+
+    def _start(self, run: EntryUpload | AsyncEntryUpload) -> None:
+        # The driver accepted the writer: from here on the entry's upload has started.
+        self._entries[run.ref] = attrs.evolve(self._entries[run.ref], started=True)
+        self._runs[run.ref] = run
 
     def _replace(self, new: UploadEntry) -> None:
         old = self._entries[new.ref]
@@ -486,7 +490,7 @@ class EntryUpload:
             max_size=uploads.config.max_file_size,
         )
         self._driver = driver
-        uploads._runs[self.ref] = self
+        uploads._start(self)
         try:
             driver.__enter__()
         finally:
@@ -595,7 +599,7 @@ class AsyncEntryUpload:
             chunk_timeout=config.chunk_timeout,
         )
         self._driver = driver
-        uploads._runs[self.ref] = self
+        uploads._start(self)
         try:
             await driver.__aenter__()
         finally:
