@@ -476,11 +476,16 @@ async def test_L13_a_closed_upload_is_not_timed_out() -> None:
 
 
 async def test_L13_no_timeout_when_chunk_timeout_is_none() -> None:
-    writer = AsyncRecordingWriter()
+    boom = OSError("disk full")
+    writer = AsyncRecordingWriter(write=[ok(delay=0.05), raises(boom)])
     async with AsyncUploader(writer, None, chunk_timeout=None) as up:
         await anyio.sleep(0.05)
-        await up.send(Done())
-    assert up.reason == Done()
+        await up.send(Chunk(b"ab"))
+        with pytest.raises(WriterFailure) as info:
+            await up.send(Chunk(b"cd"))
+    assert info.value.__cause__ is boom
+    assert up.size == 2
+    assert writer.closes() == [Call("close", state=RecState(b"ab", 1), reason=Error(boom))]
 
 
 async def test_L13_timeout_does_not_hide_a_callers_exception() -> None:

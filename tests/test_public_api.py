@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 import types
 
 import pytest
 
 import uploadwriter
 import uploadwriter.reducer
+import uploadwriter.uploads
 import uploadwriter.writers
 from uploadwriter import UploadError
 
-PUBLIC_MODULES = [uploadwriter, uploadwriter.writers, uploadwriter.reducer]
+PUBLIC_MODULES = [uploadwriter, uploadwriter.writers, uploadwriter.reducer, uploadwriter.uploads]
 
 
 def _public_names(module: types.ModuleType) -> set[str]:
@@ -102,15 +105,25 @@ ERRORS = sorted(
 )
 
 
-def test_every_exception_class_in_the_package_is_exported() -> None:
-    from uploadwriter import _errors
+def _errors_modules() -> list[types.ModuleType]:
+    """Every ``_errors`` module of the package, where its exception classes live."""
+    return [
+        importlib.import_module(info.name)
+        for info in pkgutil.walk_packages(uploadwriter.__path__, "uploadwriter.")
+        if info.name.rsplit(".", 1)[-1] == "_errors"
+    ]
 
+
+def test_every_exception_class_of_the_package_is_exported() -> None:
+    modules = _errors_modules()
+    assert "uploadwriter._errors" in {m.__name__ for m in modules}
     defined = {
         value
-        for value in vars(_errors).values()
+        for module in modules
+        for value in vars(module).values()
         if inspect.isclass(value)
         and issubclass(value, BaseException)
-        and value.__module__ == _errors.__name__
+        and value.__module__ == module.__name__
     }
     assert defined == set(ERRORS)
 
