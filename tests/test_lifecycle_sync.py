@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +33,10 @@ from uploadwriter import (
 from uploadwriter.reducer import Phase
 
 from .recording import Answer, Call, RecordingWriter, RecState, err, ok, raises, returns
+
+needs_notes = pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="exception notes (add_note) are Python 3.11+"
+)
 
 
 class Boom(Exception):
@@ -453,6 +458,7 @@ def test_L10_exit_cancel_failure_is_raised_when_the_block_succeeded() -> None:
     assert len(writer.closes()) == 1
 
 
+@needs_notes
 def test_L10_exit_cancel_failure_is_noted_on_the_callers_exception() -> None:
     writer = RecordingWriter(close=[raises(OSError("cannot remove"))])
     with pytest.raises(Boom) as info, Uploader(writer, None):
@@ -530,6 +536,7 @@ def test_L11_raising_close_after_a_failed_write_keeps_the_write_failure() -> Non
     assert len(writer.closes()) == 1
 
 
+@needs_notes
 @pytest.mark.parametrize(
     ("limit", "chunk", "write", "expected_error"),
     [

@@ -10,10 +10,12 @@ does, by sending ``Cancel()``.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import attrs
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -256,6 +258,8 @@ def run(data: st.DataObject, expected: int | None, maximum: int | None, n: int) 
 
 
 def _noted(error: BaseException, exc: BaseException) -> bool:
+    if not hasattr(error, "add_note"):
+        return True  # Python 3.10 has no exception notes: nothing to check
     return any(repr(exc) in note for note in getattr(error, "__notes__", ()))
 
 
@@ -375,6 +379,7 @@ def test_write_failure_errors_name_the_writer_call() -> None:
     assert step.error.during == "write_chunk"
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes are Python 3.11+")
 def test_a_close_failure_is_noted_once_even_when_fed_twice() -> None:
     # reduce is a function of its inputs: the same answer fed again to the same
     # upload gives the same result, without stacking notes on the pending error.
