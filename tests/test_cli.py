@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -82,6 +84,52 @@ def test_send_unreadable_input_is_one_clear_line(
     assert out == ""
     assert err.count("\n") == 1
     assert err.startswith(f"uploadwriter send: {message} {str(path)!r}")
+
+
+def test_send_a_file_that_announces_no_size(capsys: pytest.CaptureFixture[str]) -> None:
+    # /proc files say st_size == 0 yet have content: streamed until EOF.
+    assert main(["send", "/proc/self/status", "--quiet"]) == 0
+    copy = Path(json.loads(capsys.readouterr().out)["path"])
+    try:
+        assert b"Name:" in copy.read_bytes()
+    finally:
+        copy.unlink()
+
+
+def test_send_a_read_error_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+    # Reading /proc/self/mem at offset 0 fails with EIO: a real read error.
+    assert main(["send", "/proc/self/mem", "--quiet"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == "uploadwriter send: cannot read '/proc/self/mem': Input/output error\n"
+
+
+def test_send_a_writer_failure_is_one_clear_line_and_leaves_no_file(tmp_path: Path) -> None:
+    source = tmp_path / "big"
+    source.write_bytes(b"x" * 300_000)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+
+    def limit_file_size() -> None:
+        # The kernel refuses writes past 100 kB (EFBIG), as a full disk would.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "uploadwriter", "send", str(source), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "TMPDIR": str(tmp)},
+        preexec_fn=limit_file_size,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("uploadwriter send: the writer's write_chunk failed: ")
+    assert "File too large" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert list(tmp.iterdir()) == []  # the partial temp file was removed
 
 
 @pytest.mark.parametrize("size", ["0", "-3", "lots"])

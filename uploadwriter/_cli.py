@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import stat
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -49,7 +50,10 @@ def _send(args: argparse.Namespace) -> int:
     else:
         writer, opts = TmpFileWriter(), TmpFileOpts()
     try:
-        size = os.fstat(source.fileno()).st_size
+        info = os.fstat(source.fileno())
+        # Pipes, devices and /proc files announce no size (or 0): stream them
+        # until EOF with no expected size, and a bar without a total.
+        size = info.st_size if stat.S_ISREG(info.st_mode) and info.st_size > 0 else None
         with (
             logging_redirect_tqdm(),
             tqdm(
@@ -61,7 +65,7 @@ def _send(args: argparse.Namespace) -> int:
                 file=sys.stderr,
                 disable=args.quiet,
             ) as bar,
-            Uploader(writer, opts, expected_size=size) as up,
+            Uploader(writer, opts) as up,
         ):
             while data := source.read(chunk_size):
                 up.send(Chunk(data))
