@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import stat
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from ._errors import UploadError
 from ._events import Chunk, Done
 from ._sync import Uploader
-from .writers import EchoWriter, TmpFileWriter
+from .writers import EchoOpts, EchoWriter, TmpFileOpts, TmpFileWriter
 
 __all__ = ("main",)
 
@@ -44,12 +45,15 @@ def _send(args: argparse.Namespace) -> int:
     writer: Any
     opts: Any
     if args.writer == "echo":
-        writer, opts = EchoWriter(), {"level": "info"}
+        writer, opts = EchoWriter(), EchoOpts(level="info")
         logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     else:
-        writer, opts = TmpFileWriter(), {}
+        writer, opts = TmpFileWriter(), TmpFileOpts()
     try:
-        size = os.fstat(source.fileno()).st_size
+        info = os.fstat(source.fileno())
+        # Pipes, devices and /proc files announce no size (or 0): stream them
+        # until EOF with no expected size, and a bar without a total.
+        size = info.st_size if stat.S_ISREG(info.st_mode) and info.st_size > 0 else None
         with (
             logging_redirect_tqdm(),
             tqdm(
@@ -61,7 +65,7 @@ def _send(args: argparse.Namespace) -> int:
                 file=sys.stderr,
                 disable=args.quiet,
             ) as bar,
-            Uploader(writer, opts, expected_size=size) as up,
+            Uploader(writer, opts) as up,
         ):
             while data := source.read(chunk_size):
                 up.send(Chunk(data))
