@@ -27,7 +27,7 @@ from uploadwriter.testing import (
     open_fds,
     replay,
 )
-from uploadwriter.writers import EchoWriter, TmpFileWriter
+from uploadwriter.writers import EchoOpts, EchoWriter, TmpFileOpts, TmpFileWriter
 
 # The zoo is small and its bugs shallow: fewer examples keep the suite fast.
 # The 64 KiB test below uses the defaults, as the issue asks.
@@ -126,7 +126,7 @@ def test_a_bug_past_64_kib_is_found_with_default_settings() -> None:
     [
         (zoo.MemoryWriter(), {}),
         (zoo.MemoryWriter, {}),  # a class is created with no arguments
-        (EchoWriter(), {"level": "debug"}),
+        (EchoWriter(), EchoOpts(level="debug")),
     ],
 )
 def test_sound_sync_writers_pass(writer: object, opts: object) -> None:
@@ -152,7 +152,7 @@ def test_sound_async_writer_passes_on_both_backends(backend: str) -> None:
 def test_tmpfile_writer_passes_with_the_leak_helpers(tmp_path: Path) -> None:
     check_writer(
         TmpFileWriter(),
-        {"dir": str(tmp_path)},
+        TmpFileOpts(dir=str(tmp_path)),
         settings=settings(FEW, max_examples=60),
         leaks=lambda: files_in(tmp_path) + open_fds(),
         consume=remove_file,
@@ -163,7 +163,7 @@ def test_tmpfile_writer_passes_with_the_leak_helpers(tmp_path: Path) -> None:
 def test_tmpfile_writer_in_a_thread_passes(tmp_path: Path) -> None:
     check_writer(
         ThreadedWriter(TmpFileWriter()),
-        {"dir": str(tmp_path)},
+        TmpFileOpts(dir=str(tmp_path)),
         settings=settings(FEW, max_examples=20),
         leaks=lambda: files_in(tmp_path),
         consume=remove_file,
@@ -174,7 +174,7 @@ def test_a_completed_upload_kept_without_consume_is_a_leak(tmp_path: Path) -> No
     with pytest.raises(WriterLawError) as info:
         replay(
             TmpFileWriter(),
-            {"dir": str(tmp_path)},
+            TmpFileOpts(dir=str(tmp_path)),
             EventStream([Chunk(b"abc"), Done()]),
             leaks=lambda: files_in(tmp_path),
         )
@@ -198,7 +198,7 @@ def test_init_raising_is_law_d() -> None:
     ("writer", "message"),
     [
         (zoo.NOT_A_WRITER, "init is missing"),
-        (zoo.MixedWriter(), "write_chunk is async"),
+        (zoo.MixedWriter(), "write_chunk must be a plain .def., not async"),
     ],
 )
 def test_what_is_not_a_writer_is_a_type_error(writer: object, message: str) -> None:

@@ -33,6 +33,25 @@ def test_an_async_writer_instance_with_opts_and_fds(capsys: pytest.CaptureFixtur
     assert "laws a-f hold over 15 uploads (async writer)" in out
 
 
+def test_opts_are_built_with_the_class_init_is_annotated_with(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    opts = f'{{"dir": "{tmp_path}", "prefix": "kit-"}}'
+    status, out, err = run(
+        capsys, "uploadwriter.writers:TmpFileWriter", "--opts", opts, "--fds", *QUICK
+    )
+    assert status == 0, err
+    assert "laws a-f hold" in out
+
+
+def test_opts_annotated_with_no_class_are_passed_as_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for target in ("tests.zoo:UnresolvableOptsWriter", "tests.zoo:DictOptsWriter"):
+        status, _, err = run(capsys, target, "--opts", '{"a": 1}', *QUICK)
+        assert status == 0, err
+
+
 def test_a_broken_writer_fails_with_a_report(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, err = run(capsys, "tests.zoo:MutatingWriter", *QUICK)
     assert status == 1
@@ -76,15 +95,24 @@ def test_a_leak_of_descriptors_fails_with_fds(capsys: pytest.CaptureFixture[str]
         (
             "tests.zoo:MixedWriter",
             "{}",
-            "write_chunk is async; Uploader needs a plain 'def write_chunk'",
+            "write_chunk must be a plain 'def', not async",
         ),
         (
             "tests.zoo:NeedsArguments",
             "{}",
             "cannot create tests.zoo:NeedsArguments() with no arguments",
         ),
-        ("uploadwriter.writers:EchoWriter", "{}", "init refused the opts {}"),
-        ("uploadwriter.writers:EchoWriter", '{"level": 5.5}', "(give them with --opts JSON)"),
+        (
+            "uploadwriter.writers:EchoWriter",
+            '{"level": 5.5}',
+            '--opts {"level": 5.5} is not valid for EchoOpts: ValueError: EchoOpts.level must be',
+        ),
+        (
+            "uploadwriter.writers:TmpFileWriter",
+            '{"dir": "/no/such/dir"}',
+            "init refused the opts TmpFileOpts(dir='/no/such/dir', prefix='upload-', suffix='')",
+        ),
+        ("tests.zoo:RefusingWriter", "{}", "init refused the opts {}: 'no'; the check needs opts"),
     ],
 )
 def test_bad_usage_exits_2_and_says_why(

@@ -19,12 +19,12 @@ from uploadwriter.testing import (
     open_fds,
     writer_machine,
 )
-from uploadwriter.writers import EchoWriter, TmpFileWriter
+from uploadwriter.writers import EchoOpts, EchoWriter, TmpFileOpts, TmpFileWriter
 
 FEW = settings(max_examples=15, stateful_step_count=20, deadline=None, database=None)
 
 # What users write: pytest collects these unittest.TestCase classes.
-TestEchoWriter = writer_machine(EchoWriter, {"level": "debug"}, settings=FEW).TestCase
+TestEchoWriter = writer_machine(EchoWriter, EchoOpts(level="debug"), settings=FEW).TestCase
 TestAsyncMemoryWriter = writer_machine(
     zoo.AsyncMemoryWriter(), {}, invariant=zoo.total_matches, backend="trio", settings=FEW
 ).TestCase
@@ -55,7 +55,7 @@ def test_tmpfile_writer_machine_leaves_nothing(tmp_path: Path) -> None:
 
     machine = writer_machine(
         TmpFileWriter(),
-        {"dir": str(tmp_path)},
+        TmpFileOpts(dir=str(tmp_path)),
         leaks=lambda: files_in(tmp_path),
         consume=remove,
     )

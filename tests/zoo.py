@@ -339,3 +339,24 @@ class FlakyWriter(MemoryWriter):
         if self.writes == 3:
             raise RuntimeError("once")
         return super().write_chunk(data, state)
+
+
+class RefusingWriter(MemoryWriter):
+    """Refuses every upload (L1), whatever the opts."""
+
+    def init(self, opts: Any) -> Ok[Mem] | Err[None]:
+        return Err("no", None)
+
+
+class UnresolvableOptsWriter(MemoryWriter):
+    """Its opts annotation names a type that does not exist at run time."""
+
+    def init(self, opts: NoSuchOpts) -> Ok[Mem] | Err[None]:  # type: ignore[name-defined]  # noqa: F821
+        return Ok(Mem())
+
+
+class DictOptsWriter(MemoryWriter):
+    """Takes a plain dict of opts."""
+
+    def init(self, opts: dict[str, int]) -> Ok[Mem] | Err[None]:
+        return Ok(Mem(total=0 * len(opts)))

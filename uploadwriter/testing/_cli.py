@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import operator
 import os
 import sys
+import typing
+from collections.abc import Mapping
 from typing import TextIO
 
 import hypothesis
@@ -52,6 +55,36 @@ def _load(target: str) -> object:
     return value
 
 
+def _opts_class(writer: object) -> type | None:
+    """The class ``writer.init`` annotates its opts with, if it is one to build from JSON."""
+    init = getattr(writer, "init", None)
+    if not callable(init):
+        return None
+    try:
+        parameters = list(inspect.signature(init).parameters.values())
+        hints = typing.get_type_hints(init)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: pass the JSON as it is
+        return None
+    hint = hints.get(parameters[0].name) if parameters else None
+    if hint in (object, typing.Any) or not isinstance(hint, type) or issubclass(hint, Mapping):
+        return None
+    return hint
+
+
+def _make_opts(writer: object, data: object) -> object:
+    """Build the opts from ``--opts``: keyword arguments of the opts class, if it has one."""
+    cls = _opts_class(writer)
+    if cls is None or not isinstance(data, dict):
+        return data
+    try:
+        return cls(**data)
+    except Exception as exc:
+        raise _Usage(
+            f"--opts {json.dumps(data)} is not valid for {cls.__name__}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
 def run_check(
     target: str,
     opts: object,
@@ -69,6 +102,7 @@ def run_check(
     err = sys.stderr if err is None else err
     try:
         writer = _load(target)
+        opts = _make_opts(writer, opts)
     except _Usage as exc:
         print(f"uploadwriter check: {exc}", file=err)
         return USAGE
