@@ -132,6 +132,19 @@ class Upload(_UploadFields, Generic[S]):
     __slots__ = ()
 
     if TYPE_CHECKING:
+        # What the type checker sees: the generic constructor and field (at
+        # run time, the NamedTuple's own).
+        def __new__(  # noqa: PLR0917 - the fields, positional as in the NamedTuple
+            cls,
+            phase: Phase,
+            state: S,
+            size: int,
+            limits: Limits,
+            inflight: int = 0,
+            reason: CloseReason | None = None,
+            pending: BaseException | None = None,
+            failure: BaseException | None = None,
+        ) -> Upload[S]: ...
 
         @property
         def state(self) -> S: ...
@@ -165,6 +178,13 @@ class Step(_StepFields, Generic[S]):
     __slots__ = ()
 
     if TYPE_CHECKING:
+
+        def __new__(
+            cls,
+            upload: Upload[S],
+            call: Chunk | CloseReason | None = None,
+            error: BaseException | None = None,
+        ) -> Step[S]: ...
 
         @property
         def upload(self) -> Upload[S]: ...
