@@ -15,6 +15,13 @@ from .._results import Err, Ok
 
 __all__ = ("TmpFileOpts", "TmpFileState", "TmpFileWriter")
 
+# Writes smaller than this are gathered into one system call. Python's default
+# (8 KiB) makes a 4 KiB-chunk upload cost a write(2) every other chunk, which
+# dominates the per-chunk time; 64 KiB, about the default chunk size (64 000),
+# cuts the calls eightfold and at most doubles what an upload holds in memory.
+# Larger chunks go straight to the file, as before (see bench/).
+BUFFER_SIZE = 64 * 1024
+
 
 class TmpFileOpts(TypedDict, total=False):
     """Options of :class:`TmpFileWriter`; all optional."""
@@ -72,7 +79,7 @@ class TmpFileWriter:
         except (OSError, ValueError, TypeError) as exc:
             return Err(exc, None)
         try:
-            file = os.fdopen(fd, "wb")
+            file = os.fdopen(fd, "wb", buffering=BUFFER_SIZE)
         except OSError as exc:  # pragma: no cover - fdopen of a fresh fd does not fail in practice
             os.close(fd)
             _remove(path)
