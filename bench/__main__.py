@@ -32,24 +32,28 @@ MiB = 1024 * KiB
 CHUNK_SIZES = (4 * KiB, 16 * KiB, 64_000, MiB)
 
 BARE = "bare open/write loop"
-BARE_BUFFERED = "bare loop, 64 KiB buffer"
+BARE_BUFFERED = "bare loop, 32 KiB buffer"
 DJANGO = "Django TemporaryFileUploadHandler"
 SYNC = "Uploader + TmpFileWriter"
 ASYNC = "AsyncUploader asyncio + InlineWriter"
+ASYNC_TRIO = "AsyncUploader trio + InlineWriter"
 
 
-def _available(names: Sequence[str]) -> list[str]:
+def _available(names: Sequence[str], strict: bool) -> list[str]:
     found = []
     for name in names:
         module = PEERS.get(name)
         if module is not None and importlib.util.find_spec(module) is None:
-            print(f"  (skipped {name}: `{module}` is not installed; pip install -e '.[bench]')")
+            message = f"{name} needs `{module}`, which is not installed: pip install -e '.[bench]'"
+            if strict:
+                raise SystemExit(message)
+            print(f"  (skipped: {message})")
             continue
         found.append(name)
     return found
 
 
-def _timed(contender: Contender, chunks: Sequence[bytes], directory: str) -> float:
+def _timed(contender: Contender, chunks: Sequence[bytes], directory: str) -> tuple[float, float]:
     gc.collect()
     gc.disable()
     try:
@@ -59,19 +63,23 @@ def _timed(contender: Contender, chunks: Sequence[bytes], directory: str) -> flo
 
 
 def throughput(
-    chunk_size: int, total: int, rounds: int, names: list[str], directory: str
+    chunk_size: int, total: int, rounds: int, names: list[str], directory: str, clock: str
 ) -> dict[str, Any]:
-    """Median seconds per contender and per-round paired ratios, at one chunk size."""
+    """Median times per contender and per-round paired ratios, at one chunk size."""
     data = os.urandom(chunk_size)
     chunks = [data] * max(1, total // chunk_size)
     for name in names:  # warm up: imports, caches, the page cache's free pages
         CONTENDERS[name](chunks[:64], directory)
-    times: dict[str, list[float]] = {name: [] for name in names}
+    wall: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
         shift = r % len(names)
         for name in names[shift:] + names[:shift]:
-            times[name].append(_timed(CONTENDERS[name], chunks, directory))
+            w, c = _timed(CONTENDERS[name], chunks, directory)
+            wall[name].append(w)
+            cpu[name].append(c)
     n = len(chunks)
+    times = cpu if clock == "cpu" else wall
 
     def ratio(a: str, b: str) -> float | None:
         if a not in times or b not in times:
@@ -82,12 +90,14 @@ def throughput(
         "chunk_size": chunk_size,
         "chunks": n,
         "bytes": n * chunk_size,
-        "median_s": {k: statistics.median(v) for k, v in times.items()},
-        "us_per_chunk": {k: statistics.median(v) / n * 1e6 for k, v in times.items()},
+        "clock": clock,
+        "us_per_chunk_cpu": {k: statistics.median(v) / n * 1e6 for k, v in cpu.items()},
+        "us_per_chunk_wall": {k: statistics.median(v) / n * 1e6 for k, v in wall.items()},
         "vs_bare": {k: ratio(k, BARE) for k in names},
-        "vs_django": {k: ratio(k, DJANGO) for k in names},
         "vs_bare_buffered": {k: ratio(k, BARE_BUFFERED) for k in names},
+        "vs_django": {k: ratio(k, DJANGO) for k in names},
         "async_vs_sync": ratio(ASYNC, SYNC),
+        "async_trio_vs_sync": ratio(ASYNC_TRIO, SYNC),
     }
 
 
@@ -145,27 +155,34 @@ def print_report(results: list[dict[str, Any]], names: list[str]) -> None:
     for res in results:
         size = res["chunk_size"]
         print(
-            f"\n### chunk {size:,} B x {res['chunks']:,} = {res['bytes'] / MiB:.0f} MiB per run\n"
+            f"\n### chunk {size:,} B x {res['chunks']:,} = {res['bytes'] / MiB:.0f} MiB per run"
+            f" (ratios: medians of per-round {res['clock']}-time ratios)\n"
         )
-        print("| contender | µs/chunk | MB/s | x bare loop | x Django | x bare, 64 KiB buffer |")
+        print(
+            "| contender | µs/chunk CPU | µs/chunk wall | x bare loop | x Django "
+            "| x bare, 32 KiB buffer |"
+        )
         print("|---|---:|---:|---:|---:|---:|")
         for name in names:
-            us = res["us_per_chunk"][name]
-            mbs = res["bytes"] / res["median_s"][name] / 1e6
             print(
-                f"| {name} | {us:.2f} | {mbs:,.0f} | {_fmt_ratio(res['vs_bare'][name])} "
+                f"| {name} | {res['us_per_chunk_cpu'][name]:.2f} "
+                f"| {res['us_per_chunk_wall'][name]:.2f} "
+                f"| {_fmt_ratio(res['vs_bare'][name])} "
                 f"| {_fmt_ratio(res['vs_django'][name])} "
                 f"| {_fmt_ratio(res['vs_bare_buffered'][name])} |"
             )
-        if res["async_vs_sync"] is not None:
-            ratio = res["async_vs_sync"]
-            print(f"\nAsyncUploader (asyncio, InlineWriter) / Uploader: {ratio:.3f}x")
+        for key, label in (("async_vs_sync", "asyncio"), ("async_trio_vs_sync", "trio")):
+            if res[key] is not None:
+                print(
+                    f"\nAsyncUploader ({label}, InlineWriter) / Uploader: {res[key]:.3f}x", end=""
+                )
+        print()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--mib", type=int, default=64, help="MiB streamed per run (default 64)")
-    parser.add_argument("--rounds", type=int, default=9, help="rounds per chunk size (default 9)")
+    parser.add_argument("--rounds", type=int, default=11, help="rounds per chunk size (default 11)")
     parser.add_argument(
         "--chunk-sizes",
         type=lambda s: [int(x) for x in s.split(",")],
@@ -175,6 +192,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=200_000, help="chunks for the reducer rate")
     parser.add_argument("--uploads", type=int, default=10_000, help="concurrent uploads for RSS")
     parser.add_argument("--per-upload", type=int, default=2_000, help="uploads for tracemalloc")
+    parser.add_argument(
+        "--clock",
+        choices=["cpu", "wall"],
+        default="cpu",
+        help="time the ratios use (default cpu: this process's CPU time, which other "
+        "processes on a shared machine disturb less than the wall clock)",
+    )
     parser.add_argument("--dir", default=None, help="where the temp files go (default: $TMPDIR)")
     parser.add_argument("--only", default=None, help="comma-separated substrings of contenders")
     parser.add_argument("--json", default=None, help="also write every figure to this file")
@@ -182,6 +206,11 @@ def main(argv: list[str] | None = None) -> int:
         "--smoke",
         action="store_true",
         help="tiny sizes, 2 rounds: checks that everything runs, in seconds; figures mean nothing",
+    )
+    parser.add_argument(
+        "--require-peers",
+        action="store_true",
+        help="fail, rather than skip, when a peer (Django, streaming-form-data, trio) is missing",
     )
     args = parser.parse_args(argv)
     if args.smoke:
@@ -199,11 +228,11 @@ def main(argv: list[str] | None = None) -> int:
         f"uploadwriter benchmark: Python {platform.python_version()} on {platform.machine()}, "
         f"{os.cpu_count()} CPUs, {args.mib} MiB per run, {args.rounds} rounds"
     )
-    names = _available(names)
+    names = _available(names, args.require_peers)
     report: dict[str, Any] = {"argv": sys.argv[1:], "python": platform.python_version()}
     with scratch_dir(args.dir) as directory:
         results = [
-            throughput(size, args.mib * MiB, args.rounds, names, directory)
+            throughput(size, args.mib * MiB, args.rounds, names, directory, args.clock)
             for size in args.chunk_sizes
         ]
     print_report(results, names)
