@@ -23,6 +23,7 @@ from typing import Any
 
 from uploadwriter import Chunk, Ok, Uploader
 from uploadwriter.reducer import reduce, start
+from uploadwriter.writers._tmpfile import BUFFER_SIZE
 
 from . import memory
 from .contenders import CONTENDERS, PEERS, Contender, NullWriter, scratch_dir
@@ -32,7 +33,7 @@ MiB = 1024 * KiB
 CHUNK_SIZES = (4 * KiB, 16 * KiB, 64_000, MiB)
 
 BARE = "bare open/write loop"
-BARE_BUFFERED = "bare loop, 32 KiB buffer"
+BARE_BUFFERED = f"bare loop, {BUFFER_SIZE // 1024} KiB buffer"
 DJANGO = "Django TemporaryFileUploadHandler"
 SYNC = "Uploader + TmpFileWriter"
 ASYNC = "AsyncUploader asyncio + InlineWriter"
@@ -160,7 +161,7 @@ def print_report(results: list[dict[str, Any]], names: list[str]) -> None:
         )
         print(
             "| contender | µs/chunk CPU | µs/chunk wall | x bare loop | x Django "
-            "| x bare, 32 KiB buffer |"
+            f"| x bare, {BUFFER_SIZE // 1024} KiB buffer |"
         )
         print("|---|---:|---:|---:|---:|---:|")
         for name in names:

@@ -18,6 +18,7 @@ import anyio
 
 from uploadwriter import AsyncUploader, Chunk, Done, InlineWriter, Ok, ThreadedWriter, Uploader
 from uploadwriter.writers import TmpFileWriter
+from uploadwriter.writers._tmpfile import BUFFER_SIZE
 
 Contender = Callable[[Sequence[bytes], str], tuple[float, float]]
 """Streams the chunks into a new file in a directory; returns (wall, CPU) seconds."""
@@ -39,8 +40,6 @@ def bare_loop(chunks: Sequence[bytes], directory: str) -> tuple[float, float]:
 
 def bare_loop_buffered(chunks: Sequence[bytes], directory: str) -> tuple[float, float]:
     """The same loop with TmpFileWriter's buffer size, to show what buffering alone buys."""
-    from uploadwriter.writers._tmpfile import BUFFER_SIZE
-
     path = os.path.join(directory, f"bare-{next(_names)}")
     t0, c0 = perf_counter(), process_time()
     with open(path, "wb", buffering=BUFFER_SIZE) as f:
@@ -133,7 +132,7 @@ def _async_uploader(backend: str, wrap: Callable[[TmpFileWriter], Any]) -> Conte
 
 CONTENDERS: dict[str, Contender] = {
     "bare open/write loop": bare_loop,
-    "bare loop, 32 KiB buffer": bare_loop_buffered,
+    f"bare loop, {BUFFER_SIZE // 1024} KiB buffer": bare_loop_buffered,
     "Django TemporaryFileUploadHandler": django_handler,
     "streaming-form-data FileTarget": sfd_file_target,
     "Uploader + TmpFileWriter": uploader,

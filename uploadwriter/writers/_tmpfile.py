@@ -15,13 +15,15 @@ from .._results import Err, Ok
 
 __all__ = ("TmpFileOpts", "TmpFileState", "TmpFileWriter")
 
-# Writes smaller than this are gathered into one system call. Python's default
-# (8 KiB) makes a 4 KiB-chunk upload pay a write(2) every other chunk, which
-# dominates its per-chunk time; 32 KiB cuts those calls fourfold. It stays
-# below the default chunk size (64 000) on purpose: a chunk larger than the
-# buffer goes straight to the file, while one that fits would be copied into
-# the buffer first, which costs more than it saves (see bench/).
-BUFFER_SIZE = 32 * 1024
+# Writes are gathered into system calls of up to this size. Python's default
+# buffer (8 KiB) makes a 4 KiB-chunk upload pay a write(2) every other chunk,
+# and writes 64 000-byte chunks one call each; the kernel's cost per call
+# dominates either way. 128 KiB writes two default chunks per call (the copy
+# into the buffer costs less than the call it saves) and cuts the calls 16x
+# at 4 KiB. The buffer is paged in only as it fills, so a small upload does
+# not pay for it; a chunk larger than it goes straight to the file. bench/
+# measures this against Python's default and other sizes.
+BUFFER_SIZE = 128 * 1024
 
 
 class TmpFileOpts(TypedDict, total=False):
