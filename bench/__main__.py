@@ -23,10 +23,9 @@ from typing import Any
 
 from uploadwriter import Chunk, Ok, Uploader
 from uploadwriter.reducer import reduce, start
-from uploadwriter.writers._tmpfile import BUFFER_SIZE
 
 from . import memory
-from .contenders import CONTENDERS, PEERS, Contender, NullWriter, scratch_dir
+from .contenders import BUFFER_SIZE, CONTENDERS, PEERS, Contender, NullWriter, scratch_dir
 
 KiB = 1024
 MiB = 1024 * KiB
