@@ -20,8 +20,8 @@ import anyio
 from uploadwriter import AsyncUploader, Chunk, Done, InlineWriter, Ok, ThreadedWriter, Uploader
 from uploadwriter.writers import TmpFileWriter, _tmpfile
 
-# TmpFileWriter's write buffer (Python's default before it had its own, so
-# that this benchmark also runs against older checkouts, for before/after).
+# TmpFileWriter's write buffer (io.DEFAULT_BUFFER_SIZE for older checkouts,
+# which had none, so that this benchmark also runs against them).
 BUFFER_SIZE: int = getattr(_tmpfile, "BUFFER_SIZE", io.DEFAULT_BUFFER_SIZE)
 
 Contender = Callable[[Sequence[bytes], str], tuple[float, float]]
