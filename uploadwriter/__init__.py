@@ -33,17 +33,34 @@ from ._protocols import UploadWriter as UploadWriter
 from ._results import Err as Err
 from ._results import Ok as Ok
 from ._sync import Uploader as Uploader
+from .uploads import AsyncEntryUpload as AsyncEntryUpload
+from .uploads import ClientFile as ClientFile
+from .uploads import EntryError as EntryError
+from .uploads import EntryInProgress as EntryInProgress
+from .uploads import EntryRefused as EntryRefused
+from .uploads import EntryUpload as EntryUpload
+from .uploads import Postpone as Postpone
+from .uploads import UnknownEntry as UnknownEntry
+from .uploads import UploadConfig as UploadConfig
+from .uploads import UploadEntry as UploadEntry
+from .uploads import Uploads as Uploads
 
 __version__ = "0.1.0"
 
 __all__ = (
+    "AsyncEntryUpload",
     "AsyncUploadWriter",
     "AsyncUploader",
     "Cancel",
     "Chunk",
     "ChunkTimeout",
+    "ClientFile",
     "CloseReason",
     "Done",
+    "EntryError",
+    "EntryInProgress",
+    "EntryRefused",
+    "EntryUpload",
     "Err",
     "Error",
     "Event",
@@ -54,14 +71,19 @@ __all__ = (
     "InvalidEvent",
     "InvalidLimit",
     "Ok",
+    "Postpone",
     "ThreadedWriter",
     "TimedOut",
+    "UnknownEntry",
     "UploadBusy",
     "UploadClosed",
+    "UploadConfig",
+    "UploadEntry",
     "UploadError",
     "UploadFailed",
     "UploadInProgress",
     "UploadWriter",
     "Uploader",
+    "Uploads",
     "WriterFailure",
 )

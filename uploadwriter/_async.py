@@ -197,19 +197,7 @@ class AsyncUploader(DriverBase[S], Generic[O, S]):
         while call is not None:
             writer = self._writer
             if isinstance(call, Chunk):
-                try:
-                    answer: object = await writer.write_chunk(call.data, upload.state)
-                except BaseException as exc:  # noqa: BLE001 - fed to the reducer (L11)
-                    answer = exc
-                    scope = self._scope
-                    if (
-                        scope is not None
-                        and scope.cancel_called
-                        and isinstance(exc, anyio.get_cancelled_exc_class())
-                    ):
-                        # The write was cut short by our own chunk timeout.
-                        assert self._timeout is not None
-                        answer = TimedOut(self._timeout)
+                answer: object = await self._write(call.data, upload.state)
             else:
                 with anyio.CancelScope(shield=True):
                     try:
@@ -222,6 +210,31 @@ class AsyncUploader(DriverBase[S], Generic[O, S]):
         if step.error is not None:
             raise step.error
 
+    async def _write(self, data: bytes, state: S) -> object:
+        """Await ``write_chunk``; return its answer, the exception it raised, or ``TimedOut``."""
+        body = self._scope
+        if body is None:
+            try:
+                return await self._writer.write_chunk(data, state)
+            except BaseException as exc:  # noqa: BLE001 - fed to the reducer (L11)
+                return exc
+        # The write runs under the body's deadline in a scope of its own, so
+        # that a timeout during a write cancels the write only, not the body:
+        # a caller who catches the ChunkTimeout that send() then raises is not
+        # cancelled too. send() re-arms the body's deadline afterwards.
+        deadline, body.deadline = body.deadline, math.inf
+        self._refreshed = -math.inf
+        assert self._timeout is not None
+        answer: object = TimedOut(self._timeout)
+        with anyio.CancelScope(deadline=deadline) as in_time:
+            try:
+                answer = await self._writer.write_chunk(data, state)
+            except BaseException as exc:
+                if in_time.cancel_called and isinstance(exc, anyio.get_cancelled_exc_class()):
+                    raise  # our own deadline: the scope catches it, the answer is TimedOut
+                answer = exc  # fed to the reducer (L11)
+        return answer
+
 
 class ThreadedWriter(Generic[O, S]):
     """Use a synchronous writer with :class:`AsyncUploader`: each callback runs in a worker thread.
@@ -232,8 +245,10 @@ class ThreadedWriter(Generic[O, S]):
 
     __slots__ = ("writer",)
 
+    writer: UploadWriter[O, S]  #: the wrapped synchronous writer
+
     def __init__(self, writer: UploadWriter[O, S]) -> None:
-        check_writer_shape(writer, asynchronous=False)
+        check_writer_shape(writer, asynchronous=False, needed_by="ThreadedWriter")
         self.writer = writer
 
     async def init(self, opts: O) -> Ok[S] | Err[None]:
@@ -262,8 +277,10 @@ class InlineWriter(Generic[O, S]):
 
     __slots__ = ("writer",)
 
+    writer: UploadWriter[O, S]  #: the wrapped synchronous writer
+
     def __init__(self, writer: UploadWriter[O, S]) -> None:
-        check_writer_shape(writer, asynchronous=False)
+        check_writer_shape(writer, asynchronous=False, needed_by="InlineWriter")
         self.writer = writer
 
     async def init(self, opts: O) -> Ok[S] | Err[None]:

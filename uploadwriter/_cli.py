@@ -13,7 +13,7 @@ from typing import Any
 from ._errors import UploadError
 from ._events import Chunk, Done
 from ._sync import Uploader
-from .writers import EchoWriter, TmpFileWriter
+from .writers import EchoOpts, EchoWriter, TmpFileOpts, TmpFileWriter
 
 __all__ = ("main",)
 
@@ -44,10 +44,10 @@ def _send(args: argparse.Namespace) -> int:
     writer: Any
     opts: Any
     if args.writer == "echo":
-        writer, opts = EchoWriter(), {"level": "info"}
+        writer, opts = EchoWriter(), EchoOpts(level="info")
         logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     else:
-        writer, opts = TmpFileWriter(), {}
+        writer, opts = TmpFileWriter(), TmpFileOpts()
     try:
         size = os.fstat(source.fileno()).st_size
         with (

@@ -105,7 +105,8 @@ class UploadFailed(UploadError):
         super().__init__(message)
         self.failure = failure
         if failure is not None:
-            self.__cause__ = failure
+            # Annotated as in BaseException, so that type checkers see no new attribute.
+            self.__cause__: BaseException | None = failure
 
 
 class ChunkTimeout(UploadError):

@@ -59,18 +59,42 @@ class AsyncUploadWriter(Protocol[O_contra, S]):
         ...
 
 
+_CALLBACKS = ("init", "meta", "write_chunk", "close")
 _ASYNC_CALLBACKS = ("init", "write_chunk", "close")
 
 
-def check_writer_shape(writer: object, *, asynchronous: bool) -> None:
+def _is_async(callback: object) -> bool:
+    if inspect.iscoroutinefunction(callback):
+        return True
+    # An object whose __call__ is a coroutine function (not a function or a
+    # method itself) is awaited just as well.
+    return not inspect.isroutine(callback) and inspect.iscoroutinefunction(
+        inspect.getattr_static(type(callback), "__call__", None)
+    )
+
+
+def check_writer_shape(writer: object, *, asynchronous: bool, needed_by: str | None = None) -> None:
     """Check that ``writer`` has the callbacks a driver needs, sync or async as required.
 
+    ``needed_by`` names who needs the writer in the message (default: the
+    driver, ``Uploader`` or ``AsyncUploader``).
+
     Raises:
-        TypeError: listing every callback that is missing, not callable, or of
-            the wrong kind (sync where async is needed, or the reverse).
+        TypeError: ``writer`` is a writer class rather than an instance, or has
+            callbacks that are missing, not callable, or of the wrong kind (sync
+            where async is needed, or the reverse); the message lists them all.
     """
+    driver = needed_by or ("AsyncUploader" if asynchronous else "Uploader")
+    if isinstance(writer, type) and any(
+        inspect.isfunction(inspect.getattr_static(writer, name, None)) for name in _CALLBACKS
+    ):
+        # Its methods would be called unbound, without self: a classic slip.
+        raise TypeError(
+            f"{driver} needs a writer instance, not the class {writer.__name__}: "
+            f"pass {writer.__name__}()"
+        )
     problems: list[str] = []
-    for name in ("init", "meta", "write_chunk", "close"):
+    for name in _CALLBACKS:
         callback = getattr(writer, name, None)
         if callback is None:
             problems.append(f"{name} is missing")
@@ -78,22 +102,27 @@ def check_writer_shape(writer: object, *, asynchronous: bool) -> None:
         if not callable(callback):
             problems.append(f"{name} is not callable ({type(callback).__name__})")
             continue
-        is_async = inspect.iscoroutinefunction(callback)
-        if name not in _ASYNC_CALLBACKS:
-            if is_async:
-                problems.append(f"{name} is async; it must be a plain method")
-        elif asynchronous and not is_async:
-            problems.append(f"{name} is a plain method; AsyncUploader needs 'async def {name}'")
-        elif not asynchronous and is_async:
-            problems.append(f"{name} is async; Uploader needs a plain 'def {name}'")
+        # Each problem is one phrase without ';', which separates them.
+        is_async = _is_async(callback)
+        if is_async and (name not in _ASYNC_CALLBACKS or not asynchronous):
+            problems.append(f"{name} must be a plain 'def', not async")
+        elif not is_async and name in _ASYNC_CALLBACKS and asynchronous:
+            problems.append(f"{name} must be 'async def', not a plain method")
     if problems:
-        driver = "AsyncUploader" if asynchronous else "Uploader"
-        hint = (
-            " (a synchronous writer can be wrapped: ThreadedWriter(writer) or InlineWriter(writer))"
-            if asynchronous
-            else " (use AsyncUploader for an async writer)"
-        )
-        kinds = {inspect.iscoroutinefunction(getattr(writer, n, None)) for n in _ASYNC_CALLBACKS}
+        if asynchronous:
+            hint = (
+                " (a synchronous writer can be wrapped:"
+                " ThreadedWriter(writer) or InlineWriter(writer))"
+            )
+        elif driver == "Uploader":
+            hint = " (use AsyncUploader for an async writer)"
+        else:
+            hint = " (an async writer needs no adapter: give it to AsyncUploader directly)"
+        # Hint only when the writer is whole and merely of the other kind.
+        kinds = {
+            _is_async(callback) if callable(callback := getattr(writer, name, None)) else None
+            for name in _ASYNC_CALLBACKS
+        }
         raise TypeError(
             f"{type(writer).__name__} is not an upload writer for {driver}: "
             + "; ".join(problems)

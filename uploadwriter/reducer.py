@@ -340,6 +340,13 @@ def _write_err(upload: Upload[Any], answer: Err[Any]) -> Step[Any]:
     return _write_failed(upload, answer.reason, answer.state)
 
 
+def _note(error: BaseException, note: str) -> None:
+    # Once only, so that feeding the same answer again does not repeat it.
+    add_note = getattr(error, "add_note", None)  # Python 3.11+
+    if add_note is not None and note not in getattr(error, "__notes__", ()):
+        add_note(note)
+
+
 def _close_answered(upload: Upload[Any], reason: object, state: object, ok: bool) -> Step[Any]:
     error = upload.pending
     if not ok:
@@ -347,6 +354,10 @@ def _close_answered(upload: Upload[Any], reason: object, state: object, ok: bool
             error = reason  # an interrupted close: the interruption goes on (L11)
         elif error is None:
             error = WriterFailure(reason, during="close")
+        else:
+            # The first failure is what the caller gets; the close's own failure
+            # travels with it as a note, never swallowed (L11).
+            _note(error, f"uploadwriter: the writer's close also failed: {safe_repr(reason)}")
     failure = upload.pending if upload.pending is not None else error
     closed = Upload(CLOSED, state, upload.size, upload.limits, 0, upload.reason, None, failure)
     return Step(closed, None, error)

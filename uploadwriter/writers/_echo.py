@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TypedDict
+from typing import Any
 
 import attrs
 
@@ -14,22 +14,6 @@ from .._results import Err, Ok
 __all__ = ("EchoOpts", "EchoState", "EchoWriter")
 
 logger = logging.getLogger("uploadwriter.echo")
-
-
-class EchoOpts(TypedDict):
-    """Options of :class:`EchoWriter`."""
-
-    #: The logging level: a number (``logging.DEBUG``) or a name (``"debug"``).
-    level: int | str
-
-
-@attrs.frozen
-class EchoState:
-    """Bytes seen so far, and the level to log at (as given, and as a number)."""
-
-    total: int
-    level: int | str
-    levelno: int
 
 
 def _levelno(level: object) -> int | None:
@@ -44,6 +28,34 @@ def _levelno(level: object) -> int | None:
     return None
 
 
+def _level(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if _levelno(value) is None:
+        raise ValueError(
+            f"EchoOpts.level must be a logging level such as 'debug' or logging.INFO, not {value!r}"
+        )
+
+
+@attrs.frozen
+class EchoOpts:
+    """Options of :class:`EchoWriter`.
+
+    Raises:
+        ValueError: ``level`` is not a logging level.
+    """
+
+    #: The logging level: a number (``logging.DEBUG``) or a name (``"debug"``).
+    level: int | str = attrs.field(default="debug", validator=_level)
+
+
+@attrs.frozen
+class EchoState:
+    """Bytes seen so far, and the level to log at (as given, and as a number)."""
+
+    total: int
+    level: int | str
+    levelno: int
+
+
 class EchoWriter:
     """Log each chunk's size at the configured level, and the total and reason on close.
 
@@ -51,21 +63,11 @@ class EchoWriter:
     """
 
     def init(self, opts: EchoOpts) -> Ok[EchoState] | Err[None]:
-        """Start counting (``Err`` if ``opts["level"]`` is missing or not a logging level)."""
-        try:
-            level: object = opts["level"]
-        except (KeyError, TypeError):
-            level = None
-        levelno = _levelno(level)
-        if levelno is None or not isinstance(level, (int, str)):
-            return Err(
-                ValueError(
-                    "EchoWriter needs opts {'level': L}, L a logging level such as "
-                    f"'debug' or logging.INFO; got {opts!r}"
-                ),
-                None,
-            )
-        return Ok(EchoState(0, level, levelno))
+        """Start counting (``Err`` if ``opts`` is not an ``EchoOpts``)."""
+        levelno = _levelno(getattr(opts, "level", None))
+        if levelno is None:
+            return Err(TypeError(f"EchoWriter needs EchoOpts(level=...), not {opts!r}"), None)
+        return Ok(EchoState(0, opts.level, levelno))
 
     def meta(self, state: EchoState) -> Mapping[str, object]:
         """``{"level": level}``, the level as it was given."""

@@ -6,7 +6,7 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Mapping
-from typing import BinaryIO, TypedDict
+from typing import Any, BinaryIO
 
 import attrs
 
@@ -26,15 +26,40 @@ __all__ = ("TmpFileOpts", "TmpFileState", "TmpFileWriter")
 BUFFER_SIZE = 128 * 1024
 
 
-class TmpFileOpts(TypedDict, total=False):
-    """Options of :class:`TmpFileWriter`; all optional."""
+def _dir(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, (str, os.PathLike)):
+        raise TypeError(
+            f"TmpFileOpts.dir must be a path (str or os.PathLike) or None, not {value!r}"
+        )
+
+
+def _name_part(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"TmpFileOpts.{attribute.name} must be a str, not {value!r}")
+    if os.sep in value or (os.altsep and os.altsep in value):
+        raise ValueError(
+            f"TmpFileOpts.{attribute.name} must not contain a path separator, got {value!r}"
+        )
+
+
+@attrs.frozen
+class TmpFileOpts:
+    """Options of :class:`TmpFileWriter`.
+
+    Raises:
+        TypeError: an option is not a string.
+        ValueError: ``prefix`` or ``suffix`` contains a path separator.
+    """
 
     #: Directory for the file (default: the system's temp directory).
-    dir: str
-    #: Start of the random file name (default ``"upload-"``); no path separators.
-    prefix: str
-    #: End of the random file name (default ``""``), e.g. ``".jpg"``; no path separators.
-    suffix: str
+    dir: str | os.PathLike[str] | None = attrs.field(
+        default=None,
+        validator=_dir,
+    )
+    #: Start of the random file name.
+    prefix: str = attrs.field(default="upload-", validator=_name_part)
+    #: End of the random file name, e.g. ``".jpg"``.
+    suffix: str = attrs.field(default="", validator=_name_part)
 
 
 @attrs.frozen
@@ -51,15 +76,6 @@ class TmpFileState:
         object.__setattr__(self, "ok", Ok(self))
 
 
-def _name_part(opts: TmpFileOpts, key: str, default: str) -> str:
-    value = opts.get(key, default)
-    if not isinstance(value, str) or os.sep in value or (os.altsep and os.altsep in value):
-        raise ValueError(
-            f"TmpFileWriter option {key!r} must be a string without path separators, not {value!r}"
-        )
-    return value
-
-
 def _remove(path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
@@ -73,13 +89,11 @@ class TmpFileWriter:
     removed on ``Cancel()`` or ``Error(...)``, or if it cannot be completed.
     """
 
-    def init(self, opts: TmpFileOpts) -> Ok[TmpFileState] | Err[None]:
-        """Create the file (``Err`` with the ``OSError`` or ``ValueError`` if it cannot be)."""
+    def init(self, opts: TmpFileOpts = TmpFileOpts()) -> Ok[TmpFileState] | Err[None]:
+        """Create the file (``Err`` with the ``OSError`` if it cannot be)."""
         try:
-            prefix = _name_part(opts, "prefix", "upload-")
-            suffix = _name_part(opts, "suffix", "")
-            fd, path = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=opts.get("dir"))
-        except (OSError, ValueError, TypeError) as exc:
+            fd, path = tempfile.mkstemp(prefix=opts.prefix, suffix=opts.suffix, dir=opts.dir)
+        except OSError as exc:
             return Err(exc, None)
         try:
             file = os.fdopen(fd, "wb", buffering=BUFFER_SIZE)

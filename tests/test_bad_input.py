@@ -1,0 +1,193 @@
+"""Bad input (DESIGN L14): a clear error naming what was wrong, no writer call, nothing lost."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from uploadwriter import (
+    AsyncUploader,
+    Chunk,
+    Done,
+    Err,
+    Error,
+    InvalidEvent,
+    InvalidLimit,
+    Ok,
+    Uploader,
+    UploadError,
+)
+from uploadwriter.reducer import start
+
+from .recording import AsyncRecordingWriter, RecordingWriter
+
+# --- chunk data ---------------------------------------------------------------------------
+
+
+def test_str_chunk_is_refused_with_a_hint_to_encode() -> None:
+    with pytest.raises(InvalidEvent) as info:
+        Chunk("héllo")  # type: ignore[arg-type]  # the mistake under test
+    assert isinstance(info.value, TypeError)
+    assert isinstance(info.value, UploadError)
+    message = str(info.value)
+    assert "bytes, bytearray or memoryview" in message
+    assert "not str" in message
+    assert ".encode()" in message
+
+
+not_bytes_like = st.one_of(
+    st.text(),
+    st.integers(),
+    st.none(),
+    st.lists(st.integers(0, 255)),
+    st.floats(),
+    st.builds(object),
+)
+
+
+@settings(max_examples=50)
+@given(not_bytes_like)
+def test_non_bytes_chunk_data_is_refused_naming_its_type(data: object) -> None:
+    with pytest.raises(InvalidEvent, match=f"not {type(data).__name__}"):
+        Chunk(data)  # type: ignore[arg-type]  # the mistake under test
+
+
+@settings(max_examples=50)
+@given(st.binary(max_size=64), st.sampled_from([bytes, bytearray, memoryview]))
+def test_bytes_like_chunk_data_becomes_equal_bytes(data: bytes, kind: type) -> None:
+    chunk = Chunk(kind(data))
+    assert type(chunk.data) is bytes
+    assert chunk.data == data
+
+
+def test_chunk_repr_does_not_print_the_payload() -> None:
+    assert repr(Chunk(b"x" * 10_000)) == "Chunk(<10000 bytes>)"
+
+
+# --- events -----------------------------------------------------------------------------------
+
+not_events = st.one_of(
+    st.text(),
+    st.binary(),
+    st.integers(),
+    st.none(),
+    st.just(Error("x")),
+    st.builds(Ok, st.integers()),
+    st.builds(Err, st.text(), st.none()),
+    st.builds(ValueError, st.text()),
+    st.builds(object),
+)
+
+
+@settings(max_examples=60)
+@given(st.lists(not_events, min_size=1, max_size=4))
+def test_unknown_events_are_refused_and_nothing_is_lost(events: list[object]) -> None:
+    writer = RecordingWriter()
+    with Uploader(writer, None) as up:
+        up.send(Chunk(b"ab"))
+        for event in events:
+            before = up.upload
+            with pytest.raises(InvalidEvent, match="nothing was done"):
+                up.send(event)  # type: ignore[arg-type]  # the mistake under test
+            assert up.upload == before
+        up.send(Chunk(b"cd"))
+        up.send(Done())
+    assert writer.names() == ["init", "write_chunk", "write_chunk", "close"]
+    assert up.meta()["data"] == b"abcd"
+
+
+def test_unknown_event_message_says_what_is_allowed() -> None:
+    with Uploader(RecordingWriter(), None) as up, pytest.raises(InvalidEvent) as info:
+        up.send(b"raw")  # type: ignore[arg-type]  # the mistake under test
+    message = str(info.value)
+    assert "b'raw'" in message
+    assert "(bytes)" in message
+    assert "Chunk(data), Done() or Cancel()" in message
+
+
+def test_a_writer_answer_sent_as_an_event_is_refused() -> None:
+    with Uploader(RecordingWriter(), None) as up, pytest.raises(InvalidEvent) as info:
+        up.send(Ok("state"))  # type: ignore[arg-type]  # the mistake under test
+    assert "looks like a writer's answer" in str(info.value)
+
+
+def test_a_close_reason_is_not_an_event() -> None:
+    writer = RecordingWriter()
+    with Uploader(writer, None) as up, pytest.raises(InvalidEvent):
+        up.send(Error("stop"))  # type: ignore[arg-type]  # the mistake under test
+    assert writer.names() == ["init", "close"]  # the close is the exit's Cancel()
+
+
+@pytest.mark.anyio
+async def test_unknown_event_to_the_async_driver() -> None:
+    writer = AsyncRecordingWriter()
+    async with AsyncUploader(writer, None) as up:
+        with pytest.raises(InvalidEvent):
+            await up.send(42)  # type: ignore[arg-type]  # the mistake under test
+        await up.send(Chunk(b"ok"))
+        await up.send(Done())
+    assert up.meta()["data"] == b"ok"
+
+
+# --- sizes -----------------------------------------------------------------------------------
+
+BAD_SIZES: list[Any] = [-1, -(2**70), 1.5, 10.0, "10", True, False, math.nan, [1]]
+
+
+@pytest.mark.parametrize("option", ["expected_size", "max_size"])
+@pytest.mark.parametrize("value", BAD_SIZES)
+def test_bad_size_is_refused_naming_the_option(option: str, value: Any) -> None:
+    writer = RecordingWriter()
+    with pytest.raises(InvalidLimit) as info:
+        Uploader(writer, None, **{option: value})
+    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, UploadError)
+    assert str(info.value).startswith(f"{option} must be")
+    assert repr(value) in str(info.value) or str(value) in str(info.value)
+    assert writer.calls == []
+
+
+@pytest.mark.parametrize("option", ["expected_size", "max_size"])
+def test_bad_size_is_refused_by_the_async_driver_too(option: str) -> None:
+    writer = AsyncRecordingWriter()
+    with pytest.raises(InvalidLimit, match=option):
+        AsyncUploader(writer, None, **{option: -5})
+    assert writer.calls == []
+
+
+def test_negative_size_message_says_what_is_allowed() -> None:
+    with pytest.raises(InvalidLimit, match=r"max_size must be 0 or more bytes, not -3"):
+        start(max_size=-3)
+    with pytest.raises(InvalidLimit, match=r"whole number of bytes or None"):
+        start(expected_size=2.5)  # type: ignore[arg-type]  # the mistake under test
+
+
+@settings(max_examples=50)
+@given(st.one_of(st.none(), st.integers(0, 10**12)), st.one_of(st.none(), st.integers(0, 10**12)))
+def test_good_sizes_are_accepted_and_the_limit_is_the_smaller(
+    expected: int | None, maximum: int | None
+) -> None:
+    upload = start(expected_size=expected, max_size=maximum)
+    known = [n for n in (expected, maximum) if n is not None]
+    assert upload.limits.limit == (min(known) if known else None)
+
+
+# --- chunk_timeout -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [0, 0.0, -0.5, -1, -math.inf, math.nan, "10", True, [1]])
+def test_bad_chunk_timeout_is_refused(value: Any) -> None:
+    writer = AsyncRecordingWriter()
+    with pytest.raises(InvalidLimit) as info:
+        AsyncUploader(writer, None, chunk_timeout=value)
+    assert str(info.value).startswith("chunk_timeout must be")
+    assert writer.calls == []
+
+
+@pytest.mark.parametrize("value", [None, 0.001, 1, 10.0, math.inf])
+def test_good_chunk_timeout_is_accepted(value: float | None) -> None:
+    AsyncUploader(AsyncRecordingWriter(), None, chunk_timeout=value)
