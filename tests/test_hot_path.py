@@ -23,8 +23,7 @@ from uploadwriter.reducer import (
     reduce,
     start,
 )
-from uploadwriter.writers import EchoWriter
-from uploadwriter.writers._echo import EchoOpts, EchoState
+from uploadwriter.writers import EchoOpts, EchoState, EchoWriter
 
 sizes = st.none() | st.integers(min_value=0, max_value=200)
 
@@ -116,7 +115,7 @@ def test_chunk_timeout_follows_a_virtual_trio_clock() -> None:
     # The async driver reads the loop's clock directly (not anyio.current_time()
     # on every chunk): it must still be the loop's own clock, mock clocks included.
     writer: InlineWriter[EchoOpts, EchoState] = InlineWriter(EchoWriter())
-    opts: EchoOpts = {"level": "debug"}
+    opts = EchoOpts(level="debug")
 
     async def main() -> None:
         async with AsyncUploader(writer, opts, chunk_timeout=10) as up:
