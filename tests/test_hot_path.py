@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+import anyio
 import attrs
 import pytest
 import trio
@@ -11,7 +13,19 @@ import trio.testing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from uploadwriter import AsyncUploader, Chunk, ChunkTimeout, Done, InlineWriter, Ok
+from uploadwriter import (
+    AsyncUploader,
+    Cancel,
+    Chunk,
+    ChunkTimeout,
+    CloseReason,
+    Done,
+    Err,
+    Error,
+    InlineWriter,
+    Ok,
+    WriterFailure,
+)
 from uploadwriter.reducer import (
     OPEN,
     TRANSITIONS,
@@ -139,3 +153,92 @@ def test_chunk_timeout_follows_a_virtual_trio_clock() -> None:
         assert 10 <= trio.current_time() - last_chunk <= 10.5
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+class _Failing:
+    """A sync writer whose write_chunk fails: by returning Err, or by raising."""
+
+    def __init__(self, *, raises: bool) -> None:
+        self.raises = raises
+        self.closed: list[tuple[int, CloseReason]] = []
+
+    def init(self, opts: None) -> Ok[int]:
+        return Ok(0)
+
+    def meta(self, state: int) -> dict[str, object]:
+        return {}
+
+    def write_chunk(self, data: bytes, state: int) -> Ok[int] | Err[int]:
+        if self.raises:
+            raise OSError("disk on fire")
+        return Err("no room", state + 1)
+
+    def close(self, state: int, reason: CloseReason) -> Ok[int]:
+        self.closed.append((state, reason))
+        return Ok(state)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("raises", [False, True])
+async def test_inline_writes_keep_the_lifecycle(raises: bool) -> None:
+    # The driver calls an InlineWriter's sync writer directly (no coroutine, no
+    # scope per write): failures must still close the writer with Error (L4, L11).
+    sync = _Failing(raises=raises)
+    with pytest.raises(WriterFailure) as info:
+        async with AsyncUploader(InlineWriter(sync), None, chunk_timeout=5) as up:
+            await up.send(Chunk(b"x"))
+    assert info.value.during == "write_chunk"
+    assert len(sync.closed) == 1
+    state, reason = sync.closed[0]
+    assert isinstance(reason, Error)
+    if raises:
+        assert isinstance(reason.reason, OSError)
+        assert state == 0  # the last good state (L11)
+    else:
+        assert reason.reason == "no room"
+        assert state == 1  # the state from the Err (L4)
+
+
+class _SlowInline(InlineWriter[None, int]):
+    """A subclass that does suspend in write_chunk: it must be timed like any async writer."""
+
+    async def write_chunk(self, data: bytes, state: int) -> Ok[int] | Err[int]:
+        await anyio.sleep(1)
+        return Ok(state)
+
+
+@pytest.mark.anyio
+async def test_a_suspending_inline_writer_subclass_is_still_timed() -> None:
+    sync = _Failing(raises=False)
+    with pytest.raises(ChunkTimeout):
+        async with AsyncUploader(_SlowInline(sync), None, chunk_timeout=0.05) as up:
+            await up.send(Chunk(b"x"))
+    assert [type(reason) for _, reason in sync.closed] == [Cancel]
+
+
+@pytest.mark.anyio
+async def test_inline_writer_still_answers_when_awaited() -> None:
+    # Other drivers (and users) await InlineWriter's callbacks as any async writer's.
+    writer = InlineWriter(_Failing(raises=False))
+    assert await writer.write_chunk(b"x", 0) == Err("no room", 1)
+
+
+@pytest.mark.anyio
+async def test_the_loop_clock_falls_back_to_anyio(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A loop whose clock is not anyio's (none of the candidates agrees with
+    # anyio.current_time()): the driver then reads anyio.current_time() itself.
+    from uploadwriter import _async
+
+    class Stranger:
+        @staticmethod
+        def current_time() -> float:
+            raise RuntimeError("not running")
+
+    class OtherLoop:
+        @staticmethod
+        def time() -> float:
+            return -1.0
+
+    monkeypatch.setitem(sys.modules, "trio", Stranger)
+    monkeypatch.setattr("uploadwriter._async.asyncio.get_running_loop", OtherLoop)
+    assert _async._loop_clock() is anyio.current_time

@@ -212,6 +212,16 @@ class AsyncUploader(DriverBase[S], Generic[O, S]):
 
     async def _write(self, data: bytes, state: S) -> object:
         """Await ``write_chunk``; return its answer, the exception it raised, or ``TimedOut``."""
+        inline: object = self._writer
+        if type(inline) is InlineWriter:
+            # InlineWriter only calls a synchronous writer: its write never
+            # suspends, so the loop cannot run and no deadline can pass during
+            # it. It needs no deadline scope of its own (which costs several
+            # microseconds per chunk to set up), nor a coroutine: call it here.
+            try:
+                return inline.writer.write_chunk(data, state)
+            except BaseException as exc:  # noqa: BLE001 - fed to the reducer (L11)
+                return exc
         body = self._scope
         if body is None:
             try:
