@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 
 from uploadwriter import AsyncUploader, Chunk, Done, InlineWriter, Ok, ThreadedWriter, Uploader
-from uploadwriter.writers import TmpFileWriter, _tmpfile
+from uploadwriter.writers import TmpFileOpts, TmpFileWriter, _tmpfile
 
 # TmpFileWriter's write buffer (io.DEFAULT_BUFFER_SIZE for older checkouts,
 # which had none, so that this benchmark also runs against them).
@@ -104,7 +104,7 @@ def sfd_file_target(chunks: Sequence[bytes], directory: str) -> tuple[float, flo
 def uploader(chunks: Sequence[bytes], directory: str) -> tuple[float, float]:
     """``Uploader`` + ``TmpFileWriter``: ``send(Chunk(data))`` per chunk, then ``Done()``."""
     t0, c0 = perf_counter(), process_time()
-    with Uploader(TmpFileWriter(), {"dir": directory}) as up:
+    with Uploader(TmpFileWriter(), TmpFileOpts(dir=directory)) as up:
         send = up.send
         for data in chunks:
             send(Chunk(data))
@@ -118,7 +118,7 @@ def _async_uploader(backend: str, wrap: Callable[[TmpFileWriter], Any]) -> Conte
     def run(chunks: Sequence[bytes], directory: str) -> tuple[float, float]:
         async def main() -> tuple[tuple[float, float], Mapping[str, object]]:
             t0, c0 = perf_counter(), process_time()
-            async with AsyncUploader(wrap(TmpFileWriter()), {"dir": directory}) as up:
+            async with AsyncUploader(wrap(TmpFileWriter()), TmpFileOpts(dir=directory)) as up:
                 send = up.send
                 for data in chunks:
                     await send(Chunk(data))
