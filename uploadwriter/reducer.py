@@ -82,10 +82,6 @@ class Phase(enum.Enum):
     CLOSING = "closing"  #: ``close`` was called; its answer is awaited
     CLOSED = "closed"  #: final: closed, or never started
 
-    # Members are singletons compared by identity, so identity hashing is
-    # exact, and it spares a Python-level Enum.__hash__ call per table lookup.
-    __hash__ = object.__hash__
-
 
 STARTING, OPEN, WRITING, CLOSING, CLOSED = Phase
 
@@ -156,7 +152,8 @@ class Upload(_UploadFields, Generic[S]):
     def __ne__(self, other: object) -> bool:
         return not self == other
 
-    __hash__ = _UploadFields.__hash__
+    def __hash__(self) -> int:
+        return tuple.__hash__(self)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise attrs.exceptions.FrozenInstanceError
@@ -195,7 +192,8 @@ class Step(_StepFields, Generic[S]):
     def __ne__(self, other: object) -> bool:
         return not self == other
 
-    __hash__ = _StepFields.__hash__
+    def __hash__(self) -> int:
+        return tuple.__hash__(self)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise attrs.exceptions.FrozenInstanceError
