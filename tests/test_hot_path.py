@@ -98,6 +98,9 @@ def test_upload_and_step_are_immutable_records() -> None:
     step = Step(upload)
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         step.call = None  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        del step.call
+    assert hash(step) == hash(Step(Upload(OPEN, None, 3, Limits(None, None, None))))
     # Equal (and hashed) as values, but only to their own kind.
     assert upload == Upload(OPEN, None, 3, Limits(None, None, None))
     assert hash(upload) == hash(Upload(OPEN, None, 3, Limits(None, None, None)))
