@@ -346,7 +346,7 @@ def test_all_ok_writer_writes_everything_within_the_limit(
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from(list(Phase)), st.one_of(user_events, answers))
 def test_reduce_is_total_and_refusals_change_nothing(phase: Phase, event: object) -> None:
-    upload: Upload[Any] = attrs.evolve(start(expected_size=10, max_size=20), phase=phase)
+    upload: Upload[Any] = start(expected_size=10, max_size=20)._replace(phase=phase)
     step = reduce(upload, event)
     if isinstance(step.error, REFUSALS):
         assert step.upload is upload

@@ -195,7 +195,9 @@ def test_tmpfile_missing_dir_is_init_error(tmp_path: Path) -> None:
 
 # A real "disk full": the kernel refuses to grow a file past RLIMIT_FSIZE with
 # EFBIG (Python ignores SIGXFSZ, so the write fails instead of killing us).
-FSIZE_LIMIT = 100_000
+# Half of it must exceed TmpFileWriter's write buffer (128 KiB), so that the
+# chunks below are written at once rather than buffered.
+FSIZE_LIMIT = 300_000
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 import attrs
 
@@ -95,13 +95,10 @@ class Limits:
     limit: int | None
 
 
-@attrs.frozen
-class Upload(Generic[S]):
-    """One upload's whole lifecycle state. Immutable: :func:`reduce` returns a new one."""
-
+class _UploadFields(NamedTuple):
     phase: Phase
     #: The writer's state (``None`` until ``init`` answered ``Ok``).
-    state: S
+    state: Any
     #: Bytes accepted by ``write_chunk`` so far.
     size: int
     limits: Limits
@@ -115,13 +112,94 @@ class Upload(Generic[S]):
     failure: BaseException | None = None
 
 
-@attrs.frozen
-class Step(Generic[S]):
-    """What :func:`reduce` decided: the next upload, the writer call to make, the error to raise."""
+class Upload(_UploadFields, Generic[S]):
+    """One upload's whole lifecycle state. Immutable: :func:`reduce` returns a new one.
 
-    upload: Upload[S]
+    Fields: ``phase``, ``state`` (the writer's), ``size`` (bytes accepted so
+    far), ``limits``, ``inflight`` (the chunk being written), ``reason`` (what
+    ``close`` was called with), ``pending`` (the error due once ``close``
+    answers), ``failure`` (why it failed, once closed). ``_replace(**changes)``
+    returns a copy with some fields changed.
+    """
+
+    # A tuple, not an attrs class: one reduction builds two of these per chunk,
+    # and a tuple is built several times faster than a frozen attrs instance
+    # (see bench/ and the README's Performance section).
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        # What the type checker sees: the generic constructor and field (at
+        # run time, the NamedTuple's own).
+        def __new__(  # noqa: PLR0917 - the fields, positional as in the NamedTuple
+            cls,
+            phase: Phase,
+            state: S,
+            size: int,
+            limits: Limits,
+            inflight: int = 0,
+            reason: CloseReason | None = None,
+            pending: BaseException | None = None,
+            failure: BaseException | None = None,
+        ) -> Upload[S]: ...
+
+        @property
+        def state(self) -> S: ...
+
+    def __eq__(self, other: object) -> bool:
+        # Equal only to an Upload (a plain tuple with the same items is not one).
+        return type(other) is type(self) and tuple.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return tuple.__hash__(self)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise attrs.exceptions.FrozenInstanceError
+
+    def __delattr__(self, name: str) -> None:
+        raise attrs.exceptions.FrozenInstanceError
+
+
+class _StepFields(NamedTuple):
+    upload: Upload[Any]
     call: Chunk | CloseReason | None = None
     error: BaseException | None = None
+
+
+class Step(_StepFields, Generic[S]):
+    """What :func:`reduce` decided: the next ``upload``, the writer ``call`` to make, the ``error``
+    to raise. Immutable, like :class:`Upload`."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+
+        def __new__(
+            cls,
+            upload: Upload[S],
+            call: Chunk | CloseReason | None = None,
+            error: BaseException | None = None,
+        ) -> Step[S]: ...
+
+        @property
+        def upload(self) -> Upload[S]: ...
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and tuple.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return tuple.__hash__(self)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise attrs.exceptions.FrozenInstanceError
+
+    def __delattr__(self, name: str) -> None:
+        raise attrs.exceptions.FrozenInstanceError
 
 
 _DONE = Done()
@@ -207,12 +285,20 @@ def _init_err(upload: Upload[Any], answer: Err[Any]) -> Step[Any]:
     return _init_failed(upload, answer.reason)
 
 
+# The two handlers on every chunk's path build their values with tuple.__new__
+# directly: the same values as Upload(...)/Step(...), without a Python-level
+# __new__ call for the defaults.
+_new = tuple.__new__
+
+
 def _chunk(upload: Upload[Any], event: Chunk) -> Step[Any]:
     n = len(event.data)
-    limit = upload.limits.limit
+    limits = upload.limits
+    limit = limits.limit
     if limit is not None and upload.size + n > limit:
         return _close(upload, _CANCEL, FileTooLarge(limit, upload.size, n), upload.state)
-    return Step(Upload(WRITING, upload.state, upload.size, upload.limits, n), event)
+    writing = _new(Upload, (WRITING, upload.state, upload.size, limits, n, None, None, None))
+    return _new(Step, (writing, event, None))
 
 
 def _done(upload: Upload[Any], event: Done) -> Step[Any]:
@@ -232,10 +318,13 @@ def _timed_out(upload: Upload[Any], event: TimedOut) -> Step[Any]:
 
 def _written(upload: Upload[Any], answer: Ok[Any]) -> Step[Any]:
     size = upload.size + upload.inflight
-    if size == upload.limits.expected_size:
-        closing = Upload(CLOSING, answer.state, size, upload.limits, 0, _DONE)
+    limits = upload.limits
+    if size == limits.expected_size:
+        closing = Upload(CLOSING, answer.state, size, limits, 0, _DONE)
         return Step(closing, _DONE)
-    return Step(Upload(OPEN, answer.state, size, upload.limits))
+    return _new(
+        Step, (_new(Upload, (OPEN, answer.state, size, limits, 0, None, None, None)), None, None)
+    )
 
 
 def _write_failed(upload: Upload[Any], reason: object, state: object) -> Step[Any]:
@@ -375,7 +464,15 @@ def _invalid(upload: Upload[Any], event: object) -> Step[Any]:
 
 def reduce(upload: Upload[S], event: object) -> Step[S]:
     """Return the step that follows ``upload`` on ``event``. Never raises."""
-    handler = TRANSITIONS.get((upload.phase, type(event)))
+    phase = upload.phase
+    # The two rows every chunk goes through, looked up without building a key.
+    # They call the very handlers the table names, so behaviour is the table's.
+    if phase is OPEN:
+        if type(event) is Chunk:
+            return _chunk(upload, event)
+    elif phase is WRITING and type(event) is Ok:
+        return _written(upload, event)
+    handler = TRANSITIONS.get((phase, type(event)))
     if handler is None:
         return _fallback(upload, event)
     return handler(upload, event)
