@@ -438,21 +438,30 @@ async def test_L13_timeout_during_a_slow_write() -> None:
     assert up.size == 0
 
 
-async def test_L13_code_after_catching_a_write_timeout_still_runs() -> None:
-    # send() raised ChunkTimeout and the writer is closed: the caller's own code
-    # that handles it (telling the client, say) must not be cancelled silently.
+async def test_L13_a_write_timeout_unwinds_the_body_and_the_block_raises() -> None:
+    # Like anyio.fail_after: the rest of the body is cancelled, the writer is
+    # closed, and ChunkTimeout comes out of the block, where the caller can
+    # handle it (tell the client, say) without being cancelled itself.
     writer = AsyncRecordingWriter(write=[ok(delay=SLOW)])
     steps: list[str] = []
-    async with AsyncUploader(writer, None, chunk_timeout=TIMEOUT) as up:
-        try:
-            await up.send(Chunk(b"ab"))
-        except ChunkTimeout:
-            steps.append("caught")
-            await anyio.sleep(TIMEOUT * 2)
-            steps.append("handled")
-    assert steps == ["caught", "handled"]
+    up = AsyncUploader(writer, None, chunk_timeout=TIMEOUT)
+
+    async def handler() -> None:
+        async with up:
+            try:
+                await up.send(Chunk(b"ab"))
+            finally:
+                steps.append("unwound")
+            steps.append("not reached")
+
+    with pytest.raises(ChunkTimeout) as info:
+        await handler()
+    await anyio.sleep(TIMEOUT * 2)  # nothing is left cancelled after the block
+    steps.append("handled")
+    assert steps == ["unwound", "handled"]
     assert [c.reason for c in writer.closes()] == [Cancel()]
-    assert isinstance(up.failure, ChunkTimeout)
+    assert up.failure is info.value
+    assert up.size == 0  # the interrupted write does not count
 
 
 async def test_L13_chunks_in_time_keep_the_upload_alive() -> None:

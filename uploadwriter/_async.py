@@ -79,7 +79,9 @@ class AsyncUploader(DriverBase[S], Generic[O, S]):
     If no chunk arrives for ``chunk_timeout`` seconds (counted from entering
     the block, so a client that never sends is timed out too), the block's body
     is cancelled, the writer is closed with ``Cancel()`` and ``ChunkTimeout``
-    is raised from the ``async with``. The timeout fires at most 5% late.
+    is raised from the ``async with`` — like ``anyio.fail_after``, whether the
+    body was waiting for the client or a write was in progress (a write cut
+    short that way counts as not written). The timeout fires at most 5% late.
 
     Raises:
         TypeError: ``writer`` lacks a callback or has a sync one (wrap a sync
@@ -87,7 +89,17 @@ class AsyncUploader(DriverBase[S], Generic[O, S]):
         InvalidLimit: a size is negative, or ``chunk_timeout`` is not positive.
     """
 
-    __slots__ = ("_clock", "_entered", "_opts", "_refreshed", "_scope", "_timeout", "_writer")
+    __slots__ = (
+        "_clock",
+        "_entered",
+        "_interrupted",
+        "_opts",
+        "_refreshed",
+        "_scope",
+        "_timed_out",
+        "_timeout",
+        "_writer",
+    )
 
     def __init__(
         self,
@@ -108,6 +120,10 @@ class AsyncUploader(DriverBase[S], Generic[O, S]):
         self._refreshed = -math.inf
         self._clock: Callable[[], float] = anyio.current_time
         self._entered = False
+        # A write cut short by our own deadline: its cancellation, re-raised
+        # to unwind the body, and the ChunkTimeout __aexit__ then raises.
+        self._interrupted: BaseException | None = None
+        self._timed_out: BaseException | None = None
 
     async def __aenter__(self) -> AsyncUploader[O, S]:
         """Await the writer's ``init`` and start the chunk timeout.
@@ -145,10 +161,13 @@ class AsyncUploader(DriverBase[S], Generic[O, S]):
             if scope.__exit__(exc_type, exc, tb) and scope.cancel_called:
                 # Our own deadline cancelled the body: that is the chunk
                 # timeout, which the reducer turns into ChunkTimeout (L13).
+                swallowed = True
+                exc = None
+                if self._timed_out is not None:
+                    # It cut a write short: the writer is closed already.
+                    raise self._timed_out
                 assert self._timeout is not None
                 event = TimedOut(self._timeout)
-                exc = None
-                swallowed = True
         try:
             await self._feed(event)
         except BaseException as error:
@@ -181,7 +200,6 @@ class AsyncUploader(DriverBase[S], Generic[O, S]):
             WriterFailure: the writer returned ``Err`` or raised; it was closed.
             IncompleteUpload: ``Done()`` came before ``expected_size`` bytes.
             UploadClosed: a chunk was sent after the upload closed.
-            ChunkTimeout: the chunk timeout fired during the write.
             InvalidEvent: ``event`` is not one of the three events.
         """
         self._refresh()
@@ -208,6 +226,14 @@ class AsyncUploader(DriverBase[S], Generic[O, S]):
             self._upload = upload = step.upload
             call = step.call
         if step.error is not None:
+            interrupted = self._interrupted
+            if interrupted is not None:
+                # Our deadline cut the write short, and the reducer closed the
+                # writer: unwind the body with the cancellation, as any
+                # timeout scope does; __aexit__ raises the ChunkTimeout.
+                self._interrupted = None
+                self._timed_out = step.error
+                raise interrupted
             raise step.error
 
     async def _write(self, data: bytes, state: S) -> object:
@@ -222,28 +248,21 @@ class AsyncUploader(DriverBase[S], Generic[O, S]):
                 return inline.writer.write_chunk(data, state)
             except BaseException as exc:  # noqa: BLE001 - fed to the reducer (L11)
                 return exc
-        body = self._scope
-        if body is None:
-            try:
-                return await self._writer.write_chunk(data, state)
-            except BaseException as exc:  # noqa: BLE001 - fed to the reducer (L11)
-                return exc
-        # The write runs under the body's deadline in a scope of its own, so
-        # that a timeout during a write cancels the write only, not the body:
-        # a caller who catches the ChunkTimeout that send() then raises is not
-        # cancelled too. send() re-arms the body's deadline afterwards.
-        deadline, body.deadline = body.deadline, math.inf
-        self._refreshed = -math.inf
-        assert self._timeout is not None
-        answer: object = TimedOut(self._timeout)
-        with anyio.CancelScope(deadline=deadline) as in_time:
-            try:
-                answer = await self._writer.write_chunk(data, state)
-            except BaseException as exc:
-                if in_time.cancel_called and isinstance(exc, anyio.get_cancelled_exc_class()):
-                    raise  # our own deadline: the scope catches it, the answer is TimedOut
-                answer = exc  # fed to the reducer (L11)
-        return answer
+        try:
+            return await self._writer.write_chunk(data, state)
+        except BaseException as exc:  # noqa: BLE001 - fed to the reducer (L11)
+            scope = self._scope
+            if (
+                scope is not None
+                and scope.cancel_called
+                and isinstance(exc, anyio.get_cancelled_exc_class())
+            ):
+                # Cut short by our own chunk timeout: the reducer closes the
+                # writer with Cancel(), then _feed re-raises this cancellation.
+                assert self._timeout is not None
+                self._interrupted = exc
+                return TimedOut(self._timeout)
+            return exc
 
 
 class ThreadedWriter(Generic[O, S]):
