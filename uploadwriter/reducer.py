@@ -95,6 +95,27 @@ class Limits:
     limit: int | None
 
 
+class _Record(tuple[Any, ...]):
+    """Record semantics for the reducer's tuples: frozen, equal only to their own class."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and tuple.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return tuple.__hash__(self)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise attrs.exceptions.FrozenInstanceError
+
+    def __delattr__(self, name: str) -> None:
+        raise attrs.exceptions.FrozenInstanceError
+
+
 class _UploadFields(NamedTuple):
     phase: Phase
     #: The writer's state (``None`` until ``init`` answered ``Ok``).
@@ -112,7 +133,7 @@ class _UploadFields(NamedTuple):
     failure: BaseException | None = None
 
 
-class Upload(_UploadFields, Generic[S]):
+class Upload(_Record, _UploadFields, Generic[S]):
     """One upload's whole lifecycle state. Immutable: :func:`reduce` returns a new one.
 
     Fields: ``phase``, ``state`` (the writer's), ``size`` (bytes accepted so
@@ -145,22 +166,6 @@ class Upload(_UploadFields, Generic[S]):
         @property
         def state(self) -> S: ...
 
-    def __eq__(self, other: object) -> bool:
-        # Equal only to an Upload (a plain tuple with the same items is not one).
-        return type(other) is type(self) and tuple.__eq__(self, other)
-
-    def __ne__(self, other: object) -> bool:
-        return not self == other
-
-    def __hash__(self) -> int:
-        return tuple.__hash__(self)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise attrs.exceptions.FrozenInstanceError
-
-    def __delattr__(self, name: str) -> None:
-        raise attrs.exceptions.FrozenInstanceError
-
 
 class _StepFields(NamedTuple):
     upload: Upload[Any]
@@ -168,7 +173,7 @@ class _StepFields(NamedTuple):
     error: BaseException | None = None
 
 
-class Step(_StepFields, Generic[S]):
+class Step(_Record, _StepFields, Generic[S]):
     """What :func:`reduce` decided: the next ``upload``, the writer ``call`` to make, the ``error``
     to raise. Immutable, like :class:`Upload`."""
 
@@ -185,21 +190,6 @@ class Step(_StepFields, Generic[S]):
 
         @property
         def upload(self) -> Upload[S]: ...
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and tuple.__eq__(self, other)
-
-    def __ne__(self, other: object) -> bool:
-        return not self == other
-
-    def __hash__(self) -> int:
-        return tuple.__hash__(self)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise attrs.exceptions.FrozenInstanceError
-
-    def __delattr__(self, name: str) -> None:
-        raise attrs.exceptions.FrozenInstanceError
 
 
 _DONE = Done()
