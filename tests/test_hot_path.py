@@ -184,8 +184,8 @@ class _Failing:
 @pytest.mark.anyio
 @pytest.mark.parametrize("raises", [False, True])
 async def test_inline_writes_keep_the_lifecycle(raises: bool) -> None:
-    # The driver calls an InlineWriter's sync writer directly (no coroutine, no
-    # scope per write): failures must still close the writer with Error (L4, L11).
+    # The driver calls an InlineWriter's sync writer directly (no coroutine):
+    # failures must still close the writer with Error (L4, L11).
     sync = _Failing(raises=raises)
     with pytest.raises(WriterFailure) as info:
         async with AsyncUploader(InlineWriter(sync), None, chunk_timeout=5) as up:
