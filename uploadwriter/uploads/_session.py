@@ -24,7 +24,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, TypeAlias, TypeVar, cast, overload
+from typing import Any, Generic, TypeAlias, TypeVar, cast, overload
 
 import anyio
 import anyio.lowlevel
@@ -54,6 +54,7 @@ __all__ = ("AsyncEntryUpload", "EntryUpload", "Uploads")
 
 T = TypeVar("T")
 R = TypeVar("R")
+D = TypeVar("D")  # the driver an entry upload runs
 
 #: ``fn(meta, entry)``: what a consume function is given, and returns.
 ConsumeFn: TypeAlias = Callable[[Mapping[str, object], UploadEntry], R]
@@ -430,7 +431,45 @@ class Uploads:
         return f"<Uploads {self._config.name!r} entries={len(self._entries)}>"
 
 
-class EntryUpload:
+class _EntryUploadBase(Generic[D]):
+    """What both entry uploads share: the session, the entry's ref and its driver."""
+
+    __slots__ = ("_driver", "_recorded", "_uploads", "ref")
+
+    _block = "with"  # how the driver's block is entered, for messages
+
+    def __init__(self, uploads: Uploads, ref: str) -> None:
+        self._uploads = uploads
+        self.ref: str = ref
+        self._driver: D | None = None
+        #: The failure of the closed upload was recorded on the entry.
+        self._recorded = False
+
+    @property
+    def driver(self) -> D:
+        """The driver running the upload.
+
+        Raises:
+            EntryRefused: the upload has not been entered yet.
+        """
+        if self._driver is None:
+            raise EntryRefused(self.ref, f"enter the upload's {self._block} block first")
+        return self._driver
+
+    @property
+    def entry(self) -> UploadEntry:
+        """The entry's current value.
+
+        Raises:
+            UnknownEntry: it was cancelled or consumed.
+        """
+        return self._uploads.entry(self.ref)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.ref!r} {self._driver!r}>"
+
+
+class EntryUpload(_EntryUploadBase[Uploader[Any, Any]]):
     """Run one entry's upload through :class:`~uploadwriter.Uploader` (a context manager).
 
     Entering checks that the entry may be uploaded, calls the writer factory
@@ -449,34 +488,7 @@ class EntryUpload:
             writer is not a synchronous writer.
     """
 
-    __slots__ = ("_driver", "_recorded", "_uploads", "ref")
-
-    def __init__(self, uploads: Uploads, ref: str) -> None:
-        self._uploads = uploads
-        self.ref: str = ref
-        self._driver: Uploader[Any, Any] | None = None
-        #: The failure of the closed upload was recorded on the entry.
-        self._recorded = False
-
-    @property
-    def driver(self) -> Uploader[Any, Any]:
-        """The driver running the upload.
-
-        Raises:
-            EntryRefused: the upload has not been entered yet.
-        """
-        if self._driver is None:
-            raise EntryRefused(self.ref, "enter the upload's with block first")
-        return self._driver
-
-    @property
-    def entry(self) -> UploadEntry:
-        """The entry's current value.
-
-        Raises:
-            UnknownEntry: it was cancelled or consumed.
-        """
-        return self._uploads.entry(self.ref)
+    __slots__ = ()
 
     def __enter__(self) -> EntryUpload:
         if self._driver is not None:
@@ -535,11 +547,8 @@ class EntryUpload:
         finally:
             self._uploads._settle(self, exc)
 
-    def __repr__(self) -> str:
-        return f"<EntryUpload {self.ref!r} {self._driver!r}>"
 
-
-class AsyncEntryUpload:
+class AsyncEntryUpload(_EntryUploadBase[AsyncUploader[Any, Any]]):
     """Run one entry's upload through :class:`~uploadwriter.AsyncUploader` (``async with``).
 
     As :class:`EntryUpload`, under asyncio or trio. A synchronous writer from
@@ -551,35 +560,14 @@ class AsyncEntryUpload:
     ``Cancel()`` as the block exits.
     """
 
-    __slots__ = ("_cancel_requested", "_driver", "_recorded", "_scope", "_uploads", "ref")
+    __slots__ = ("_cancel_requested", "_scope")
+
+    _block = "async with"
 
     def __init__(self, uploads: Uploads, ref: str) -> None:
-        self._uploads = uploads
-        self.ref: str = ref
-        self._driver: AsyncUploader[Any, Any] | None = None
+        super().__init__(uploads, ref)
         self._scope: anyio.CancelScope | None = None
         self._cancel_requested = False
-        self._recorded = False
-
-    @property
-    def driver(self) -> AsyncUploader[Any, Any]:
-        """The driver running the upload.
-
-        Raises:
-            EntryRefused: the upload has not been entered yet.
-        """
-        if self._driver is None:
-            raise EntryRefused(self.ref, "enter the upload's async with block first")
-        return self._driver
-
-    @property
-    def entry(self) -> UploadEntry:
-        """The entry's current value.
-
-        Raises:
-            UnknownEntry: it was cancelled or consumed.
-        """
-        return self._uploads.entry(self.ref)
 
     async def __aenter__(self) -> AsyncEntryUpload:
         if self._driver is not None:
@@ -668,6 +656,3 @@ class AsyncEntryUpload:
             if self._cancel_requested:
                 _remove_tmp(driver)
         return swallowed or suppressed
-
-    def __repr__(self) -> str:
-        return f"<AsyncEntryUpload {self.ref!r} {self._driver!r}>"
