@@ -307,15 +307,18 @@ class _Run:
     def __init__(
         self,
         spec: Spec,
-        stream: EventStream | None,
+        stream: EventStream | None = None,
         *,
-        shrunk: bool,
-        limits: tuple[int | None, ...],
+        shrunk: bool = False,
+        expected_size: int | None = None,
+        max_size: int | None = None,
     ) -> None:
+        if stream is not None:
+            expected_size, max_size = stream.expected_size, stream.max_size
         self.spec = spec
         self.stream = stream
         self.shrunk = shrunk
-        self.expected_size, self.max_size = limits
+        self.expected_size, self.max_size = expected_size, max_size
         self.recorder = Recorder(spec)
         if stream is not None:
             self.recorder.fail_write_at = stream.fail_write_at
@@ -475,11 +478,13 @@ class SyncRun(_Run):
         expected_size: int | None = None,
         max_size: int | None = None,
     ) -> None:
-        if stream is not None:
-            expected_size, max_size = stream.expected_size, stream.max_size
-        super().__init__(spec, stream, shrunk=shrunk, limits=(expected_size, max_size))
+        super().__init__(
+            spec, stream, shrunk=shrunk, expected_size=expected_size, max_size=max_size
+        )
         proxy = SyncProxy(spec.writer, self.recorder)
-        self.up = Uploader(proxy, spec.opts, expected_size=expected_size, max_size=max_size)
+        self.up = Uploader(
+            proxy, spec.opts, expected_size=self.expected_size, max_size=self.max_size
+        )
 
     def start(self) -> bool:
         """Call init; return whether the upload started."""
@@ -527,14 +532,18 @@ class AsyncRun(_Run):
         expected_size: int | None = None,
         max_size: int | None = None,
     ) -> None:
-        if stream is not None:
-            expected_size, max_size = stream.expected_size, stream.max_size
-        super().__init__(spec, stream, shrunk=shrunk, limits=(expected_size, max_size))
+        super().__init__(
+            spec, stream, shrunk=shrunk, expected_size=expected_size, max_size=max_size
+        )
         proxy = AsyncProxy(spec.writer, self.recorder)
         # No chunk timeout: the check must not depend on the machine's speed,
         # and the state machine enters and leaves the upload in separate tasks.
         self.up = AsyncUploader(
-            proxy, spec.opts, expected_size=expected_size, max_size=max_size, chunk_timeout=None
+            proxy,
+            spec.opts,
+            expected_size=self.expected_size,
+            max_size=self.max_size,
+            chunk_timeout=None,
         )
 
     async def start(self) -> bool:
