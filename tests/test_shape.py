@@ -19,13 +19,17 @@ import pytest
 from uploadwriter import (
     AsyncUploader,
     Chunk,
+    ClientFile,
     CloseReason,
     Done,
     InlineWriter,
     Ok,
     ThreadedWriter,
+    UploadConfig,
     Uploader,
+    Uploads,
 )
+from uploadwriter._protocols import is_async_writer
 from uploadwriter.writers import EchoOpts, EchoWriter, TmpFileOpts, TmpFileWriter
 
 CALLBACKS = ("init", "meta", "write_chunk", "close")
@@ -286,6 +290,29 @@ async def test_async_callable_objects_and_async_mocks_are_async_callbacks() -> N
         with pytest.raises(TypeError, match="init must be a plain 'def', not async"):
             Uploader(writer, None)
     mocks.write_chunk.assert_awaited_once_with(b"abc", 0)
+
+
+@pytest.mark.anyio
+async def test_every_layer_agrees_on_what_an_async_writer_is() -> None:
+    # One test (is_async_writer) decides, for the driver, the uploads layer and
+    # the testing kit alike: an init that is an object with an async __call__
+    # is async everywhere.
+    from uploadwriter.testing._run import make_spec
+
+    writer = SimpleNamespace(
+        init=AsyncCallable(Ok(b"")),
+        meta=lambda state: {"data": state},
+        write_chunk=AsyncCallable(Ok(b"")),
+        close=AsyncCallable(Ok(b"")),
+    )
+    assert is_async_writer(writer)
+    assert not is_async_writer(TmpFileWriter())
+    assert make_spec(writer, None).asynchronous
+    uploads = Uploads(UploadConfig("d", accept="any", writer=lambda n, e: (writer, None)))
+    uploads.select([ClientFile("a", 0)])
+    async with uploads.upload_async("0") as run:
+        assert run.driver.upload is not None
+    assert uploads.entry("0").done
 
 
 @pytest.mark.anyio

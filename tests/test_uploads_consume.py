@@ -23,7 +23,13 @@ from uploadwriter import (
     WriterFailure,
 )
 
-from .uploads_support import AsyncSlowWriter, FlakyOpts, files_in, flaky_factory
+from .uploads_support import (
+    AsyncSlowWriter,
+    FlakyOpts,
+    MemoryLikeWriter,
+    files_in,
+    flaky_factory,
+)
 
 
 def uploaded(tmp_path: Path, *names: str, **options: Any) -> Uploads:
@@ -172,8 +178,8 @@ def test_consume_unknown_entry(tmp_path: Path) -> None:
 
 
 def test_files_of_other_writers_are_not_removed(tmp_path: Path) -> None:
-    # Only TmpFileWriter files belong to the library; a writer whose meta
-    # names a path the application keeps must find it still there.
+    # Only a writer's own discard hook releases what it made; a writer without
+    # one, whose meta names a path the application keeps, finds it still there.
     fails = {"kept": FlakyOpts("")}  # FlakyWriter: meta has a path, state is not TmpFileState
     uploads = Uploads(UploadConfig("d", accept="any", writer=flaky_factory(tmp_path, fails)))
     uploads.select([ClientFile("kept", 2)])
@@ -181,6 +187,40 @@ def test_files_of_other_writers_are_not_removed(tmp_path: Path) -> None:
         up.send(Chunk(b"ab"))
     (path,) = uploads.consume_uploaded_entries(lambda meta, entry: Path(str(meta["path"])))
     assert path.read_bytes() == b"ab"
+
+
+class DiscardCounting(MemoryLikeWriter):
+    """A writer with the optional discard hook: records what it was asked to release."""
+
+    def __init__(self) -> None:
+        self.discarded: list[bytes] = []
+
+    def discard(self, state: bytes) -> None:
+        self.discarded.append(state)
+
+
+@pytest.mark.parametrize("then", ["consume", "cancel"])
+def test_the_writers_discard_hook_releases_a_completed_upload(then: str) -> None:
+    # Consuming a completed entry, or cancelling it, hands its final state to
+    # the writer's discard hook, once; a failed or cancelled-while-open upload
+    # has nothing to release.
+    writer = DiscardCounting()
+    uploads = Uploads(
+        UploadConfig("d", accept="any", max_entries=3, writer=lambda n, e: (writer, None))
+    )
+    uploads.select([ClientFile("a", 2), ClientFile("b", 2), ClientFile("c", 2)])
+    with uploads.upload("0") as up:
+        up.send(Chunk(b"ab"))
+    with uploads.upload("1") as up:
+        up.send(Chunk(b"x"))  # left open: cancelled on exit
+    if then == "consume":
+        uploads.cancel("1")
+        uploads.cancel("2")
+        assert uploads.consume_uploaded_entries(lambda meta, entry: meta["data"]) == [b"ab"]
+    else:
+        uploads.cancel("0")
+        uploads.cancel("1")
+    assert writer.discarded == [b"ab"]
 
 
 def test_consume_an_async_upload() -> None:

@@ -338,8 +338,8 @@ async def test_a_handle_runs_once_and_must_be_entered(tmp_path: Path) -> None:
     with pytest.raises(EntryRefused, match="entered before"):
         async with ahandle:
             pass  # pragma: no cover
-    assert "EntryUpload '0'" in repr(handle)
-    assert "AsyncEntryUpload '1'" in repr(ahandle)
+    assert "EntryRun '0'" in repr(handle)
+    assert "AsyncEntryRun '1'" in repr(ahandle)
 
 
 # --- cancel ------------------------------------------------------------------

@@ -97,6 +97,22 @@ class AsyncSlowWriter:
         return Ok(state)
 
 
+class MemoryLikeWriter:
+    """A synchronous writer that keeps the chunks in memory (its state is the bytes so far)."""
+
+    def init(self, opts: None) -> Ok[bytes] | Err[None]:
+        return Ok(b"")
+
+    def meta(self, state: bytes) -> Mapping[str, object]:
+        return {"data": state}
+
+    def write_chunk(self, data: bytes, state: bytes) -> Ok[bytes] | Err[bytes]:
+        return Ok(state + data)
+
+    def close(self, state: bytes, reason: CloseReason) -> Ok[bytes] | Err[bytes]:
+        return Ok(state)
+
+
 def flaky_factory(
     tmp: Path, fails: Mapping[str, FlakyOpts] | None = None
 ) -> Any:  # a WriterFactory; Any keeps the callers' configs short

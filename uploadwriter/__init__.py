@@ -29,16 +29,17 @@ from ._events import Error as Error
 from ._events import Event as Event
 from ._events import TimedOut as TimedOut
 from ._protocols import AsyncUploadWriter as AsyncUploadWriter
+from ._protocols import DiscardingWriter as DiscardingWriter
 from ._protocols import UploadWriter as UploadWriter
 from ._results import Err as Err
 from ._results import Ok as Ok
 from ._sync import Uploader as Uploader
-from .uploads import AsyncEntryUpload as AsyncEntryUpload
+from .uploads import AsyncEntryRun as AsyncEntryRun
 from .uploads import ClientFile as ClientFile
 from .uploads import EntryError as EntryError
 from .uploads import EntryInProgress as EntryInProgress
 from .uploads import EntryRefused as EntryRefused
-from .uploads import EntryUpload as EntryUpload
+from .uploads import EntryRun as EntryRun
 from .uploads import Postpone as Postpone
 from .uploads import UnknownEntry as UnknownEntry
 from .uploads import UploadConfig as UploadConfig
@@ -48,7 +49,7 @@ from .uploads import Uploads as Uploads
 __version__ = "0.1.0"
 
 __all__ = (
-    "AsyncEntryUpload",
+    "AsyncEntryRun",
     "AsyncUploadWriter",
     "AsyncUploader",
     "Cancel",
@@ -56,11 +57,12 @@ __all__ = (
     "ChunkTimeout",
     "ClientFile",
     "CloseReason",
+    "DiscardingWriter",
     "Done",
     "EntryError",
     "EntryInProgress",
     "EntryRefused",
-    "EntryUpload",
+    "EntryRun",
     "Err",
     "Error",
     "Event",

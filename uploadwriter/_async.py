@@ -16,7 +16,7 @@ import anyio.to_thread
 from ._base import DriverBase, note_exit_failure
 from ._errors import InvalidLimit, UploadBusy
 from ._events import Cancel, Chunk, CloseReason, Event, TimedOut
-from ._protocols import AsyncUploadWriter, UploadWriter, check_writer_shape
+from ._protocols import AsyncUploadWriter, UploadWriter, check_writer_shape, discard
 from ._results import Err, Ok
 from .reducer import CLOSED, Upload, reduce, start
 
@@ -296,6 +296,10 @@ class ThreadedWriter(Generic[O, S]):
         """Run the wrapped ``close`` in a worker thread."""
         return await anyio.to_thread.run_sync(self.writer.close, state, reason)
 
+    def discard(self, state: S) -> None:
+        """Call the wrapped writer's ``discard`` hook, if it has one."""
+        discard(self.writer, state)
+
 
 class InlineWriter(Generic[O, S]):
     """Use a synchronous writer with :class:`AsyncUploader`, calling it directly on the event loop.
@@ -327,3 +331,7 @@ class InlineWriter(Generic[O, S]):
     async def close(self, state: S, reason: CloseReason) -> Ok[S] | Err[S]:
         """Call the wrapped ``close``."""
         return self.writer.close(state, reason)
+
+    def discard(self, state: S) -> None:
+        """Call the wrapped writer's ``discard`` hook, if it has one."""
+        discard(self.writer, state)

@@ -9,10 +9,18 @@ from typing import Protocol, TypeVar
 from ._events import CloseReason
 from ._results import Err, Ok
 
-__all__ = ("AsyncUploadWriter", "UploadWriter", "check_writer_shape")
+__all__ = (
+    "AsyncUploadWriter",
+    "DiscardingWriter",
+    "UploadWriter",
+    "check_writer_shape",
+    "discard",
+    "is_async_writer",
+)
 
 O_contra = TypeVar("O_contra", contravariant=True)
 S = TypeVar("S")
+S_contra = TypeVar("S_contra", contravariant=True)
 
 
 class UploadWriter(Protocol[O_contra, S]):
@@ -59,6 +67,30 @@ class AsyncUploadWriter(Protocol[O_contra, S]):
         ...
 
 
+class DiscardingWriter(Protocol[S_contra]):
+    """The optional ``discard`` hook a writer (sync or async) may add to the four callbacks.
+
+    ``discard(state)`` releases what a *completed* upload holds when nobody will
+    take it: :class:`~uploadwriter.TmpFileWriter` removes its file. The uploads
+    layer calls it after an entry is consumed and when a completed entry is
+    cancelled; the testing kit calls it after each completed upload unless it is
+    given ``consume=``. A plain ``def`` in both kinds of writer, like ``meta``.
+    A writer whose result is the product itself (an S3 object, a forwarded
+    request) has none: what it made stays.
+    """
+
+    def discard(self, state: S_contra) -> None:
+        """Release the result of the completed upload whose final state is ``state``."""
+        ...
+
+
+def discard(writer: object, state: object) -> None:
+    """Call ``writer.discard(state)`` if the writer has that hook; do nothing otherwise."""
+    hook = getattr(writer, "discard", None)
+    if hook is not None:
+        hook(state)
+
+
 _CALLBACKS = ("init", "meta", "write_chunk", "close")
 _ASYNC_CALLBACKS = ("init", "write_chunk", "close")
 
@@ -71,6 +103,16 @@ def _is_async(callback: object) -> bool:
     return not inspect.isroutine(callback) and inspect.iscoroutinefunction(
         inspect.getattr_static(type(callback), "__call__", None)
     )
+
+
+def is_async_writer(writer: object) -> bool:
+    """Return whether ``writer`` is an async writer: the one test, by its ``init``.
+
+    ``init`` counts as async when it is a coroutine function, or an object whose
+    ``__call__`` is one. :func:`check_writer_shape` then checks the other callbacks.
+    """
+    init = getattr(writer, "init", None)
+    return init is not None and _is_async(init)
 
 
 def check_writer_shape(writer: object, *, asynchronous: bool, needed_by: str | None = None) -> None:

@@ -15,6 +15,7 @@ from typing import TextIO
 import hypothesis
 from hypothesis.errors import HypothesisException
 
+from .._protocols import is_async_writer
 from ._check import check_writer, default_settings
 from ._laws import InitRefused, WriterLawError
 from ._leaks import open_fds
@@ -126,6 +127,6 @@ def run_check(
         print(f"uploadwriter check: FAILED: {type(exc).__name__}: {exc}", file=err)
         return BROKEN
     laws = "a-f" if fds else "a-e"
-    kind = "async" if inspect.iscoroutinefunction(getattr(writer, "init", None)) else "sync"
+    kind = "async" if is_async_writer(writer) else "sync"
     print(f"{target}: laws {laws} hold over {count} uploads ({kind} writer)", file=out)
     return OK

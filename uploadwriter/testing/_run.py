@@ -20,7 +20,7 @@ import attrs
 from .._async import AsyncUploader
 from .._errors import InitError, UploadError
 from .._events import Done, Event
-from .._protocols import check_writer_shape
+from .._protocols import check_writer_shape, is_async_writer
 from .._results import Err, Ok
 from .._sync import Uploader
 from ..reducer import meta_error
@@ -78,7 +78,7 @@ def make_spec(
     """
     if isinstance(writer, type):
         writer = writer()
-    asynchronous = inspect.iscoroutinefunction(getattr(writer, "init", None))
+    asynchronous = is_async_writer(writer)
     check_writer_shape(writer, asynchronous=asynchronous)
     for name, hook in (("leaks", leaks), ("invariant", invariant), ("consume", consume)):
         if hook is not None and not callable(hook):

@@ -17,17 +17,17 @@ from ._entries import UploadEntry as UploadEntry
 from ._errors import EntryInProgress as EntryInProgress
 from ._errors import EntryRefused as EntryRefused
 from ._errors import UnknownEntry as UnknownEntry
-from ._session import AsyncEntryUpload as AsyncEntryUpload
-from ._session import EntryUpload as EntryUpload
+from ._session import AsyncEntryRun as AsyncEntryRun
+from ._session import EntryRun as EntryRun
 from ._session import Uploads as Uploads
 
 __all__ = (
-    "AsyncEntryUpload",
+    "AsyncEntryRun",
     "ClientFile",
     "EntryError",
     "EntryInProgress",
     "EntryRefused",
-    "EntryUpload",
+    "EntryRun",
     "Postpone",
     "ProgressCallback",
     "UnknownEntry",

@@ -18,9 +18,6 @@ Not thread-safe: use one ``Uploads`` from one thread (or one event loop).
 
 from __future__ import annotations
 
-import contextlib
-import inspect
-import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
@@ -31,7 +28,6 @@ import anyio.lowlevel
 import attrs
 
 from .._async import AsyncUploader, ThreadedWriter
-from .._base import DriverBase
 from .._errors import (
     ChunkTimeout,
     FileTooLarge,
@@ -42,15 +38,14 @@ from .._errors import (
     safe_repr,
 )
 from .._events import Cancel, Done, Event
-from .._protocols import AsyncUploadWriter, UploadWriter
+from .._protocols import AsyncUploadWriter, UploadWriter, discard, is_async_writer
 from .._sync import Uploader
 from ..reducer import CLOSED, OPEN
-from ..writers import TmpFileState
 from ._config import UploadConfig, as_iterable_errors
 from ._entries import ClientFile, EntryError, Postpone, UploadEntry
 from ._errors import EntryInProgress, EntryRefused, UnknownEntry
 
-__all__ = ("AsyncEntryUpload", "EntryUpload", "Uploads")
+__all__ = ("AsyncEntryRun", "EntryRun", "Uploads")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -93,13 +88,13 @@ def _as_error(value: object) -> EntryError:
     )
 
 
-def _remove_tmp(driver: DriverBase[Any]) -> None:
-    # The temp file of a TmpFileWriter (wrapped or not) is ours to remove once
-    # its upload is closed: on Done() the writer keeps it for the consumer.
-    state = driver.state
-    if driver.phase is CLOSED and isinstance(state, TmpFileState):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(state.path)
+def _discard(run: EntryRun | AsyncEntryRun) -> None:
+    # What a completed upload holds (a TmpFileWriter's file) is released once
+    # nobody will take it: after consume, or when the entry is cancelled. The
+    # writer says how, through its optional discard hook.
+    driver = run.driver
+    if driver.phase is CLOSED and driver.reason == _DONE and driver.failure is None:
+        discard(run.writer, driver.state)
 
 
 def _unpack(name: str, result: object) -> tuple[object, object]:
@@ -133,7 +128,7 @@ class Uploads:
             raise TypeError(f"Uploads needs an UploadConfig, not {safe_repr(config)}")
         self._config = config
         self._entries: dict[str, UploadEntry] = {}
-        self._runs: dict[str, EntryUpload | AsyncEntryUpload] = {}
+        self._runs: dict[str, EntryRun | AsyncEntryRun] = {}
         self._consumed = 0
         self._next_ref = 0
 
@@ -261,17 +256,17 @@ class Uploads:
 
     # --- uploading -------------------------------------------------------------
 
-    def upload(self, ref: str) -> EntryUpload:
+    def upload(self, ref: str) -> EntryRun:
         """Return the context manager that runs entry ``ref``'s upload with :class:`Uploader`.
 
         Entering it checks the entry, calls the writer factory once, and
-        starts the writer (see :class:`EntryUpload`).
+        starts the writer (see :class:`EntryRun`).
         """
-        return EntryUpload(self, ref)
+        return EntryRun(self, ref)
 
-    def upload_async(self, ref: str) -> AsyncEntryUpload:
+    def upload_async(self, ref: str) -> AsyncEntryRun:
         """Return the async context manager running entry ``ref``'s upload (async driver)."""
-        return AsyncEntryUpload(self, ref)
+        return AsyncEntryRun(self, ref)
 
     def _begin(self, ref: str) -> tuple[UploadEntry, object, object]:
         entry = self.entry(ref)
@@ -289,7 +284,7 @@ class Uploads:
         writer, opts = _unpack(self._config.name, self._config.writer(self._config.name, entry))
         return entry, writer, opts
 
-    def _start(self, run: EntryUpload | AsyncEntryUpload) -> None:
+    def _start(self, run: EntryRun | AsyncEntryRun) -> None:
         # The driver accepted the writer: from here on the entry's upload has started.
         self._entries[run.ref] = attrs.evolve(self._entries[run.ref], started=True)
         self._runs[run.ref] = run
@@ -305,7 +300,7 @@ class Uploads:
         ):
             callback(self._config.name, new, self)
 
-    def _settle(self, run: EntryUpload | AsyncEntryUpload, exc: BaseException | None) -> None:
+    def _settle(self, run: EntryRun | AsyncEntryRun, exc: BaseException | None) -> None:
         """Read the driver's state back into the entry; call ``progress`` if it changed."""
         ref = run.ref
         if self._runs.get(ref) is not run:
@@ -331,7 +326,7 @@ class Uploads:
 
     # --- cancel and consume ----------------------------------------------------
 
-    def _drop(self, ref: str) -> tuple[UploadEntry, EntryUpload | AsyncEntryUpload | None]:
+    def _drop(self, ref: str) -> tuple[UploadEntry, EntryRun | AsyncEntryRun | None]:
         entry = self._entries.pop(ref)
         return entry, self._runs.pop(ref, None)
 
@@ -354,7 +349,7 @@ class Uploads:
             try:
                 run._cancel_soon()
             finally:
-                _remove_tmp(run.driver)
+                _discard(run)
         return attrs.evolve(entry, cancelled=True)
 
     @overload
@@ -425,16 +420,16 @@ class Uploads:
                 self._drop(entry.ref)
                 self._consumed += 1
             if not keep:
-                _remove_tmp(run.driver)
+                _discard(run)
 
     def __repr__(self) -> str:
         return f"<Uploads {self._config.name!r} entries={len(self._entries)}>"
 
 
-class _EntryUploadBase(Generic[D]):
+class _EntryRunBase(Generic[D]):
     """What both entry uploads share: the session, the entry's ref and its driver."""
 
-    __slots__ = ("_driver", "_recorded", "_uploads", "ref")
+    __slots__ = ("_driver", "_recorded", "_uploads", "ref", "writer")
 
     _block = "with"  # how the driver's block is entered, for messages
 
@@ -442,6 +437,8 @@ class _EntryUploadBase(Generic[D]):
         self._uploads = uploads
         self.ref: str = ref
         self._driver: D | None = None
+        #: The writer the factory gave (``None`` until the upload is entered).
+        self.writer: object = None
         #: The failure of the closed upload was recorded on the entry.
         self._recorded = False
 
@@ -469,7 +466,7 @@ class _EntryUploadBase(Generic[D]):
         return f"<{type(self).__name__} {self.ref!r} {self._driver!r}>"
 
 
-class EntryUpload(_EntryUploadBase[Uploader[Any, Any]]):
+class EntryRun(_EntryRunBase[Uploader[Any, Any]]):
     """Run one entry's upload through :class:`~uploadwriter.Uploader` (a context manager).
 
     Entering checks that the entry may be uploaded, calls the writer factory
@@ -490,11 +487,12 @@ class EntryUpload(_EntryUploadBase[Uploader[Any, Any]]):
 
     __slots__ = ()
 
-    def __enter__(self) -> EntryUpload:
+    def __enter__(self) -> EntryRun:
         if self._driver is not None:
             raise EntryRefused(self.ref, "this upload was entered before; each runs once")
         uploads = self._uploads
         entry, writer, opts = uploads._begin(self.ref)
+        self.writer = writer
         driver: Uploader[Any, Any] = Uploader(
             cast("UploadWriter[Any, Any]", writer),
             opts,
@@ -548,10 +546,10 @@ class EntryUpload(_EntryUploadBase[Uploader[Any, Any]]):
             self._uploads._settle(self, exc)
 
 
-class AsyncEntryUpload(_EntryUploadBase[AsyncUploader[Any, Any]]):
+class AsyncEntryRun(_EntryRunBase[AsyncUploader[Any, Any]]):
     """Run one entry's upload through :class:`~uploadwriter.AsyncUploader` (``async with``).
 
-    As :class:`EntryUpload`, under asyncio or trio. A synchronous writer from
+    As :class:`EntryRun`, under asyncio or trio. A synchronous writer from
     the factory runs in worker threads (:class:`~uploadwriter.ThreadedWriter`);
     the chunk timeout is the config's ``chunk_timeout``, and a timeout is
     recorded on the entry as ``chunk_timeout`` before ``ChunkTimeout``
@@ -569,13 +567,14 @@ class AsyncEntryUpload(_EntryUploadBase[AsyncUploader[Any, Any]]):
         self._scope: anyio.CancelScope | None = None
         self._cancel_requested = False
 
-    async def __aenter__(self) -> AsyncEntryUpload:
+    async def __aenter__(self) -> AsyncEntryRun:
         if self._driver is not None:
             raise EntryRefused(self.ref, "this upload was entered before; each runs once")
         uploads = self._uploads
         config = uploads.config
         entry, writer, opts = uploads._begin(self.ref)
-        if inspect.iscoroutinefunction(getattr(writer, "init", None)):
+        self.writer = writer
+        if is_async_writer(writer):
             async_writer = cast("AsyncUploadWriter[Any, Any]", writer)
         else:
             async_writer = ThreadedWriter(cast("UploadWriter[Any, Any]", writer))
@@ -618,7 +617,7 @@ class AsyncEntryUpload(_EntryUploadBase[AsyncUploader[Any, Any]]):
             try:
                 await driver.send(event)
             finally:
-                _remove_tmp(driver)
+                _discard(self)
             return
         if self._cancel_requested:
             if driver.phase is OPEN:
@@ -654,5 +653,5 @@ class AsyncEntryUpload(_EntryUploadBase[AsyncUploader[Any, Any]]):
         finally:
             self._uploads._settle(self, exc)
             if self._cancel_requested:
-                _remove_tmp(driver)
+                _discard(self)
         return swallowed or suppressed

@@ -127,3 +127,7 @@ class TmpFileWriter:
         if reason != Done():
             _remove(state.path)
         return state.ok
+
+    def discard(self, state: TmpFileState) -> None:
+        """Remove the completed upload's file (if it is still where it was written)."""
+        _remove(state.path)
