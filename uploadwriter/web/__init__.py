@@ -38,6 +38,7 @@ from ._limits import Limits as Limits
 from ._multipart import receive_multipart as receive_multipart
 from ._names import safe_client_name as safe_client_name
 from ._raw import receive_raw as receive_raw
+from ._serve import create_app as create_app
 
 __all__ = (
     "STATUS",
@@ -50,6 +51,7 @@ __all__ = (
     "ReceivedForm",
     "UploadRejected",
     "WriterFactory",
+    "create_app",
     "describe",
     "error_body",
     "error_code",

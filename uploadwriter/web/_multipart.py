@@ -40,8 +40,11 @@ __all__ = ("receive_multipart",)
 
 _LIMITS = Limits()
 
-# The parser's own bounds on a part's headers (its defaults): 4 KiB a line, 8 lines.
-_MAX_HEADER_SIZE: Final = 4096 + 128
+# Bounds on a part's headers: 8 lines (the parser's default), of up to 256 KiB
+# each, far above its default of 4 KiB: a file name is recorded, made safe and
+# cut to 255 characters, rather than refused, even when a client sends 100,000
+# of them (percent-encoded in filename*, three bytes each).
+_MAX_HEADER_SIZE: Final = 256 * 1024
 _MAX_HEADER_COUNT: Final = 8
 
 
@@ -127,10 +130,10 @@ class _Events:
 
 
 def _max_body(limits: Limits) -> int:
-    # Everything the limits allow, with each part's headers and delimiters,
-    # and some room for a preamble and an epilogue, which the parser skips.
+    # Everything the limits allow, with room for each part's headers and
+    # delimiters, and for a preamble and an epilogue, which the parser skips.
     parts = limits.max_entries + limits.max_fields
-    overhead = parts * (_MAX_HEADER_SIZE * _MAX_HEADER_COUNT + 256) + 64 * 1024
+    overhead = parts * (_MAX_HEADER_SIZE + 1024) + 64 * 1024
     files = limits.max_entries * limits.max_file_size
     return files + limits.max_fields * limits.max_field_size + overhead
 
@@ -188,7 +191,13 @@ async def _file(
         tuple(segment.headerlist),
         index,
     )
-    event = await events.next()
+    try:
+        event = await events.next()
+    except MultipartError as exc:
+        answer = _declared_mismatch(segment, part)
+        if answer is None:
+            raise
+        raise answer from exc
     if event is None and not segment.filename:
         return None  # a file input left empty: browsers send it without a name or a byte
     if index >= limits.max_entries:
