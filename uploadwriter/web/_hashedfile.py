@@ -24,16 +24,15 @@ _FILES = TmpFileWriter()
 
 @attrs.frozen
 class HashedFileState:
-    """The temp file of one upload, and the sha256 of what was written to it so far."""
+    """The temp file of one upload, and the sha256 of what was written to it so far.
+
+    The hash is never updated in place: each write hashes into a copy (a
+    ``hashlib`` copy is a small struct, far cheaper than the hashing), so that
+    a state, once answered, means the same bytes for ever (law b).
+    """
 
     file: TmpFileState
-    # A running hash, like the file, is a resource the state refers to.
     sha256: Any = attrs.field(repr=False, eq=False)
-    # The one Ok every successful write returns (as TmpFileState's).
-    ok: Ok[HashedFileState] = attrs.field(init=False, eq=False, repr=False)
-
-    def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "ok", Ok(self))
 
 
 class HashedFileWriter:
@@ -61,8 +60,9 @@ class HashedFileWriter:
         answer = _FILES.write_chunk(data, state.file)
         if isinstance(answer, Err):
             return Err(answer.reason, state)
-        state.sha256.update(data)
-        return state.ok
+        sha256 = state.sha256.copy()
+        sha256.update(data)
+        return Ok(HashedFileState(state.file, sha256))
 
     def close(
         self, state: HashedFileState, reason: CloseReason
@@ -71,7 +71,7 @@ class HashedFileWriter:
         answer = _FILES.close(state.file, reason)
         if isinstance(answer, Err):
             return Err(answer.reason, state)
-        return state.ok
+        return Ok(state)
 
     def discard(self, state: HashedFileState) -> None:
         """Remove the completed upload's file (if it is still where it was written)."""
