@@ -92,7 +92,7 @@ def add_serve_command(commands: Any) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    """Run the server until Ctrl-C; return the exit status."""
+    """Run the server until Ctrl-C; return the exit status (130 after Ctrl-C)."""
     import uvicorn
 
     from ._serve import create_app
@@ -125,5 +125,11 @@ def run_serve(args: argparse.Namespace) -> int:
         log_level="info",
     )
     print(f"uploadwriter serve: saving uploads in {app.state.store.directory}", file=sys.stderr)
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    except KeyboardInterrupt:
+        # uvicorn has shut down cleanly, then raises the Ctrl-C it caught
+        # again for whoever runs it: the exit status a shell gives Ctrl-C.
+        print("uploadwriter serve: stopped", file=sys.stderr)
+        return 130
     return 0
