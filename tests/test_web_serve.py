@@ -403,3 +403,31 @@ def test_fifty_concurrent_uploads(url: str, store_dir: Path) -> None:
     listed = {r["sha256"] for r in httpx.get(f"{url}/uploads").json()["files"]}
     assert listed == {sha256(data) for data in payloads}
     assert leftovers(store_dir) == []
+
+
+def test_files_that_cannot_be_kept(store_dir: Path) -> None:
+    app = create_app(store_dir)
+    records = store_dir / ".uploadwriter" / "records"
+    records.rmdir()
+    records.write_text("not a directory: no record can be written")
+    with uvicorn_server(app) as base:
+        answer = httpx.post(f"{base}/upload", files={"f": ("a.txt", b"abc"), "g": ("b.txt", b"d")})
+    assert error_of(answer) == (500, "writer_failure")
+    assert answer.json()["error"]["message"] == "the files could not be stored; none was kept"
+    assert sorted(p.name for p in store_dir.iterdir()) == [".uploadwriter"]
+    assert list((store_dir / ".uploadwriter" / "incoming").iterdir()) == []
+
+
+def test_an_unexpected_failure_is_answered_in_json(
+    store_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from uploadwriter.web._store import Store
+
+    def broken(self: Store) -> list[dict[str, Any]]:
+        raise RuntimeError("a bug in the listing")
+
+    monkeypatch.setattr(Store, "uploads", broken)
+    with uvicorn_server(create_app(store_dir)) as base:
+        answer = httpx.get(f"{base}/uploads")
+    assert error_of(answer) == (500, "internal_error")
+    assert "a bug" not in answer.text

@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -84,7 +85,8 @@ def create_app(
         return _kept(store, [file], "raw")
 
     async def list_uploads(request: Request) -> Response:
-        return JSONResponse({"files": store.uploads()})
+        # One file read per upload: off the event loop, which other uploads share.
+        return JSONResponse({"files": await anyio.to_thread.run_sync(store.uploads)})
 
     routes: list[BaseRoute] = [
         Route("/", _index, methods=["GET"]),
