@@ -109,7 +109,7 @@ def serving(directory: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str]
 
 def test_serve_then_ctrl_c(tmp_path: Path) -> None:
     with serving(
-        tmp_path, "--accept", ".txt, .bin", "--accept", "image/png", "--chunk-timeout", "30"
+        tmp_path, "--accept", ".txt, .bin", "--accept", "image/png", "--chunk-timeout", "10"
     ) as (
         process,
         url,
@@ -127,12 +127,14 @@ def test_serve_then_ctrl_c(tmp_path: Path) -> None:
             )
             incoming = tmp_path / ".uploadwriter" / "incoming"
             wait_until(lambda: any(incoming.iterdir()), "the upload did not start")
+            time.sleep(0.5)  # well under way
             started = time.monotonic()
             process.send_signal(signal.SIGINT)
-            assert process.wait(timeout=20) == 130
+            status = process.wait(timeout=20)
+            assert process.stderr is not None
+            said = process.stderr.read()
+            assert status == 130, said
             assert time.monotonic() - started < 10
-        assert process.stderr is not None
-        said = process.stderr.read()
         assert "Shutting down" in said
         assert said.endswith("uploadwriter serve: stopped\n")
     assert leftovers(tmp_path) == []

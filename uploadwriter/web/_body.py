@@ -69,7 +69,7 @@ class Body:
                 if data:
                     self.received += len(data)
                     return data
-            elif message["type"] == "http.disconnect":
+            else:  # "http.disconnect", the only other message an HTTP request receives
                 self.more = False
                 raise ClientDisconnected(self.received)
         return b""

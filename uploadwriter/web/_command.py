@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import signal
 import sys
 from typing import Any
 
@@ -125,11 +126,18 @@ def run_serve(args: argparse.Namespace) -> int:
         log_level="info",
     )
     print(f"uploadwriter serve: saving uploads in {app.state.store.directory}", file=sys.stderr)
+    # uvicorn handles Ctrl-C while it serves (stop accepting, a grace period,
+    # then cancel what is in flight), and raises the signal again once it has
+    # shut down, for whoever ran it. This handler is that whoever: it notes
+    # the signal (the exit status says so) instead of letting asyncio turn it
+    # into a cancellation of the finished server.
+    interrupted: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: interrupted.append(number))
     try:
         uvicorn.Server(config).run()
-    except KeyboardInterrupt:
-        # uvicorn has shut down cleanly, then raises the Ctrl-C it caught
-        # again for whoever runs it: the exit status a shell gives Ctrl-C.
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
         print("uploadwriter serve: stopped", file=sys.stderr)
-        return 130
+        return 130  # what a shell reports for Ctrl-C
     return 0
