@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import mimetypes
 import posixpath
 import re
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 import attrs
 
 from .._errors import safe_repr
+from .._options import timeout_option
 from .._protocols import AsyncUploadWriter, UploadWriter
 from ..writers import TmpFileOpts, TmpFileWriter
 
@@ -140,11 +140,9 @@ def _check_mode(instance: object, attribute: attrs.Attribute[Any], value: object
         )
 
 
-def _check_timeout(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"chunk_timeout must be a number of seconds, not {safe_repr(value)}")
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"chunk_timeout must be a finite number of seconds above 0, not {value!r}")
+def _chunk_timeout(value: object) -> float | None:
+    # The drivers' own rule, so that a config and an AsyncUploader agree.
+    return timeout_option("chunk_timeout", value)
 
 
 def _check_bool(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -212,7 +210,10 @@ class UploadConfig:
     chunk_size: int = attrs.field(
         default=64_000, kw_only=True, validator=_positive_int("chunk_size", "1 or more bytes")
     )
-    chunk_timeout: float = attrs.field(default=10.0, kw_only=True, validator=_check_timeout)
+    #: Seconds without a chunk before an async upload is timed out; ``None``: never.
+    chunk_timeout: float | None = attrs.field(
+        default=10.0, kw_only=True, converter=_chunk_timeout
+    )
     auto_upload: bool = attrs.field(default=False, kw_only=True, validator=_check_bool)
     progress: ProgressCallback | None = attrs.field(
         default=None, kw_only=True, validator=_callable(optional=True)

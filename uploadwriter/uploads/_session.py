@@ -310,7 +310,7 @@ class Uploads:
         upload = driver.upload
         progress, done, errors = entry.progress, entry.done, entry.errors
         if upload.phase is CLOSED:
-            if upload.failure is None and upload.reason == _DONE:
+            if upload.failure is None and upload.close_reason == _DONE:
                 done, progress = True, 100
             elif not run._recorded:
                 failure = upload.failure
