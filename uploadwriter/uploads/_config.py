@@ -211,9 +211,7 @@ class UploadConfig:
         default=64_000, kw_only=True, validator=_positive_int("chunk_size", "1 or more bytes")
     )
     #: Seconds without a chunk before an async upload is timed out; ``None``: never.
-    chunk_timeout: float | None = attrs.field(
-        default=10.0, kw_only=True, converter=_chunk_timeout
-    )
+    chunk_timeout: float | None = attrs.field(default=10.0, kw_only=True, converter=_chunk_timeout)
     auto_upload: bool = attrs.field(default=False, kw_only=True, validator=_check_bool)
     progress: ProgressCallback | None = attrs.field(
         default=None, kw_only=True, validator=_callable(optional=True)
