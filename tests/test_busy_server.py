@@ -317,3 +317,59 @@ async def test_sends_started_by_other_tasks_run_in_the_order_they_run() -> None:
         with pytest.raises(UploadBusy, match="have not run yet"):
             await up.send(Chunk(b"second"))
     assert writer.written() == b"first"
+
+
+# --- the same promises through the uploads layer ---------------------------------------------------
+
+
+async def test_an_entry_run_exited_from_another_task_still_closes() -> None:
+    from uploadwriter import ClientFile, UploadConfig, Uploads
+
+    writer = AsyncRecordingWriter()
+    uploads = Uploads(UploadConfig("d", accept="any", writer=lambda n, e: (writer, None)))
+    uploads.select([ClientFile("a", 4)])
+    run = uploads.upload_async("0")
+    await run.__aenter__()
+    await run.send(Chunk(b"ab"))
+    errors: list[BaseException] = []
+
+    async def exit_elsewhere() -> None:
+        try:
+            await run.__aexit__(None, None, None)
+        except RuntimeError as exc:  # the cancel scopes belong to the other task
+            errors.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(exit_elsewhere)
+    assert len(errors) == 1
+    assert writer.closes() == [Call("close", state=RecState(b"ab", 1), reason=Cancel())]
+    assert uploads.entry("0").error_codes == ("incomplete",)
+
+
+async def test_uploads_cancel_while_another_task_writes_closes_once_it_answers() -> None:
+    from uploadwriter import ClientFile, UploadConfig, Uploads
+
+    gate = anyio.Event()
+    writer = AsyncRecordingWriter(write=[ok(gate=gate)])
+    uploads = Uploads(UploadConfig("d", accept="any", writer=lambda n, e: (writer, None)))
+    uploads.select([ClientFile("a", 10)])
+    async with anyio.create_task_group() as tg:
+        async with uploads.upload_async("0") as run:
+            tg.start_soon(run.send, Chunk(b"abc"))
+            await _until(lambda: "write_chunk" in writer.names())
+            uploads.cancel("0")  # from outside any writer call: the body is cancelled
+            gate.set()
+            await anyio.sleep(SLOW)  # pragma: no cover - cancelled at once
+    assert writer.closes() == [Call("close", state=RecState(b"abc", 1), reason=Cancel())]
+    assert uploads.entries == ()
+
+
+def test_an_entry_ref_must_be_a_string_and_the_message_says_so() -> None:
+    from uploadwriter import ClientFile, UploadConfig, Uploads
+
+    uploads = Uploads(UploadConfig("d", accept="any"))
+    uploads.select([ClientFile("a", 1)])
+    with pytest.raises(TypeError, match=r"entry refs are strings: '0', not 0 \(int\)"):
+        uploads.upload(0)  # type: ignore[arg-type]  # the mistake under test
+    with pytest.raises(TypeError, match="entry refs are strings"):
+        uploads.cancel(0)  # type: ignore[arg-type]  # the mistake under test

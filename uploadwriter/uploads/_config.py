@@ -5,8 +5,8 @@ from __future__ import annotations
 import mimetypes
 import posixpath
 import re
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from collections.abc import Callable
+from typing import Any, Literal, TypeAlias
 
 import attrs
 
@@ -14,10 +14,7 @@ from .._errors import safe_repr
 from .._options import timeout_option
 from .._protocols import AsyncUploadWriter, UploadWriter
 from ..writers import TmpFileOpts, TmpFileWriter
-
-if TYPE_CHECKING:
-    from ._entries import UploadEntry
-    from ._session import Uploads
+from ._entries import UploadEntry
 
 __all__ = (
     "ProgressCallback",
@@ -29,12 +26,14 @@ __all__ = (
 
 #: ``writer(name, entry) -> (writer, opts)``: an entry's writer, called when its upload starts.
 WriterFactory: TypeAlias = Callable[
-    [str, "UploadEntry"], "tuple[UploadWriter[Any, Any] | AsyncUploadWriter[Any, Any], Any]"
+    [str, UploadEntry], tuple[UploadWriter[Any, Any] | AsyncUploadWriter[Any, Any], Any]
 ]
-#: ``progress(name, entry, uploads)``: called when an entry's progress, ``done`` or errors change.
-ProgressCallback: TypeAlias = Callable[[str, "UploadEntry", "Uploads"], object]
+#: ``progress(name, entry, uploads)``: called when an entry's progress, ``done`` or errors
+#: change; ``uploads`` is the :class:`~uploadwriter.Uploads` holding the entry (typed
+#: ``Any`` here so that the configuration does not depend on the session).
+ProgressCallback: TypeAlias = Callable[[str, UploadEntry, Any], object]
 #: ``validator(entry)``: the entry's errors (``None`` or an empty iterable when it is valid).
-ValidatorCallback: TypeAlias = Callable[["UploadEntry"], object]
+ValidatorCallback: TypeAlias = Callable[[UploadEntry], object]
 
 MaxEntriesMode: TypeAlias = Literal["selected", "total"]
 
@@ -259,12 +258,3 @@ class UploadConfig:
         if client_type in self.acceptable_types:
             return True
         return _extension(name) in self.acceptable_exts
-
-
-def as_iterable_errors(value: object) -> Iterable[object]:
-    """Normalise a validator's answer to an iterable of errors."""
-    if value is None:
-        return ()
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        return (value,)
-    return value
