@@ -319,7 +319,7 @@ async def test_sends_started_by_other_tasks_run_in_the_order_they_run() -> None:
     assert writer.written() == b"first"
 
 
-# --- the same promises through the uploads layer ---------------------------------------------------
+# --- the same promises through the uploads layer -------------------------------------------------
 
 
 async def test_an_entry_run_exited_from_another_task_still_closes() -> None:
@@ -353,13 +353,12 @@ async def test_uploads_cancel_while_another_task_writes_closes_once_it_answers()
     writer = AsyncRecordingWriter(write=[ok(gate=gate)])
     uploads = Uploads(UploadConfig("d", accept="any", writer=lambda n, e: (writer, None)))
     uploads.select([ClientFile("a", 10)])
-    async with anyio.create_task_group() as tg:
-        async with uploads.upload_async("0") as run:
-            tg.start_soon(run.send, Chunk(b"abc"))
-            await _until(lambda: "write_chunk" in writer.names())
-            uploads.cancel("0")  # from outside any writer call: the body is cancelled
-            gate.set()
-            await anyio.sleep(SLOW)  # pragma: no cover - cancelled at once
+    async with anyio.create_task_group() as tg, uploads.upload_async("0") as run:
+        tg.start_soon(run.send, Chunk(b"abc"))
+        await _until(lambda: "write_chunk" in writer.names())
+        uploads.cancel("0")  # from outside any writer call: the body is cancelled
+        gate.set()
+        await anyio.sleep(SLOW)  # pragma: no cover - cancelled at once
     assert writer.closes() == [Call("close", state=RecState(b"abc", 1), reason=Cancel())]
     assert uploads.entries == ()
 
