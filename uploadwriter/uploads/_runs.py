@@ -8,7 +8,7 @@ that made it) to settle the entry from the driver's upload.
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import anyio
 import anyio.lowlevel
@@ -22,12 +22,9 @@ from ._config import UploadConfig
 from ._entries import UploadEntry
 from ._errors import EntryRefused
 
-if TYPE_CHECKING:
-    from .._base import DriverBase
-
 __all__ = ("AsyncEntryRun", "EntryRun", "RunOwner")
 
-D = TypeVar("D", bound="DriverBase[Any]")
+D = TypeVar("D")  # the driver a run uses
 
 _CANCEL = Cancel()
 _DONE = Done()
@@ -84,7 +81,7 @@ class _EntryRunBase(Generic[D]):
         #: The writer the factory gave (``None`` until the upload is entered).
         self.writer: object = None
         #: The entry has been settled from a closed upload (its failure is recorded once).
-        self.closed_seen = False
+        self.closed_seen: bool = False
 
     @property
     def driver(self) -> D:
