@@ -24,7 +24,7 @@ from uploadwriter import (
 )
 from uploadwriter.reducer import start
 
-from .recording import AsyncRecordingWriter, RecordingWriter, err
+from .recording import AsyncRecordingWriter, RecordingWriter, RecState, err
 
 # --- chunk data ---------------------------------------------------------------------------
 
@@ -294,3 +294,41 @@ def test_messages_never_grow_with_the_data_they_describe() -> None:
         up.send(Chunk(b"a"))
     assert len(str(failed.value)) < 400
     assert failed.value.reason == "x" * 1_000_000  # the reason itself is kept whole
+
+
+class _SubChunk(Chunk):
+    """A subclass of Chunk: sent like a Chunk."""
+
+
+class _Hostile:
+    """An object whose class cannot even be looked up."""
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        raise RuntimeError("no class for you")
+
+
+def test_subclasses_of_the_events_are_events_and_hostile_objects_are_not() -> None:
+    writer = RecordingWriter()
+    with Uploader(writer, None) as up:
+        up.send(_SubChunk(b"ab"))
+        with pytest.raises(InvalidEvent, match="send Chunk"):
+            up.send(_Hostile())  # type: ignore[arg-type]  # the mistake under test
+        up.send(Done())
+    assert up.meta()["data"] == b"ab"
+
+
+def test_the_adapters_pass_the_discard_hook_on(tmp_path: Any) -> None:
+    from uploadwriter import InlineWriter, ThreadedWriter
+    from uploadwriter.writers import TmpFileOpts, TmpFileWriter
+
+    for adapter in (ThreadedWriter, InlineWriter):
+        writer = TmpFileWriter()
+        with Uploader(writer, TmpFileOpts(dir=tmp_path)) as up:
+            up.send(Chunk(b"x"))
+            up.send(Done())
+        assert len(list(tmp_path.iterdir())) == 1
+        adapter(writer).discard(up.state)
+        assert list(tmp_path.iterdir()) == []
+        # A writer without the hook: nothing to release, nothing happens.
+        adapter(RecordingWriter()).discard(RecState())

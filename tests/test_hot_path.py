@@ -128,6 +128,8 @@ def test_upload_and_step_are_immutable_values() -> None:
     with pytest.raises(TypeError):
         upload[0]  # type: ignore[index]
     assert step == Step(upload, None, None)
+    assert step != object()
+    assert upload != object()
     assert upload.evolve(size=5).size == 5
     assert upload.size == 3
     match step:

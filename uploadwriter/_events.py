@@ -25,13 +25,11 @@ __all__ = (
 
 
 def _as_bytes(data: bytes | bytearray | memoryview) -> bytes:
-    # Exact bytes pass through untouched (the common, fast case). Other
-    # bytes-like values are copied through the buffer protocol, so that a
+    # Exact bytes never come here (Chunk passes them through untouched: the
+    # common, fast case). Other bytes-like values are copied through the buffer protocol, so that a
     # caller who reuses its buffer cannot change what was handed to the
     # writer (L14), and a bytes subclass's __bytes__ is never called: what
     # is written is the data the object holds, nothing it computes.
-    if type(data) is bytes:
-        return data
     if isinstance(data, (bytes, bytearray, memoryview)):
         try:
             with memoryview(data) as view:
