@@ -45,30 +45,23 @@ The reducer does no I/O, reads no clock, and never raises, whatever it is fed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
 import attrs
 
+from . import _transitions as t
 from ._errors import (
-    ChunkTimeout,
-    FileTooLarge,
-    IncompleteUpload,
-    InitError,
-    InvalidEvent,
-    ResumeError,
-    UploadBusy,
-    UploadClosed,
     UploadError,
     UploadFailed,
     UploadInProgress,
-    WriterFailure,
     safe_repr,
 )
-from ._events import Cancel, Chunk, CloseReason, Done, Error, Leave, Suspend, TimedOut
+from ._events import Cancel, Chunk, Done, Suspend
 from ._options import size_option
-from ._results import Err, Ok
+from ._results import Ok
+from ._transitions import Handler
 from ._values import (
     CANCEL,
     CHUNK,
@@ -184,279 +177,6 @@ def meta_error(upload: Upload[Any]) -> UploadError | None:
     return None
 
 
-# --- transitions -----------------------------------------------------------
-# Each handler takes the upload and the event and returns the step. They are
-# small on purpose: the table below is the state machine.
-
-Handler = Callable[[Upload[Any], Any], Step[Any]]
-
-_AWAITING: Final = {
-    STARTING: "init",
-    RESUMING: "resume",
-    WRITING: "write_chunk",
-    SUSPENDING: "suspend",
-    CLOSING: "close",
-}
-
-
-def _interruption(reason: object) -> bool:
-    """Whether a raised answer is a cancellation, KeyboardInterrupt...: not a writer failure."""
-    return isinstance(reason, BaseException) and not isinstance(reason, Exception)
-
-
-def _close(
-    upload: Upload[Any],
-    reason: CloseReason,
-    failure: BaseException | None,
-    state: object,
-    size: int,
-) -> Step[Any]:
-    closing = Upload(CLOSING, state, size, upload._limits, 0, Ending(None, reason, failure))
-    return Step(closing, reason)
-
-
-def _suspend(
-    upload: Upload[Any], failure: BaseException | None, state: object, size: int
-) -> Step[Any]:
-    suspending = Upload(SUSPENDING, state, size, upload._limits, 0, Ending(failure=failure))
-    return Step(suspending, _SUSPEND)
-
-
-def _let_go(
-    upload: Upload[Any], why: Cancel | TimedOut | Leave, state: object, size: int
-) -> Step[Any]:
-    # A cancel, a timeout or the block left: a resumable upload is suspended
-    # unless cancelled explicitly (L16); any other is closed with Cancel().
-    failure = ChunkTimeout(why.seconds) if isinstance(why, TimedOut) else None
-    if upload._limits.resumable and not isinstance(why, Cancel):
-        return _suspend(upload, failure, state, size)
-    return _close(upload, _CANCEL, failure, state, size)
-
-
-def _unchanged(upload: Upload[Any], event: object) -> Step[Any]:
-    return Step(upload)
-
-
-def _request(upload: Upload[Any], event: Cancel | TimedOut | Leave) -> Step[Any]:
-    if upload.requested is not None:
-        return Step(upload)  # the first request stands
-    return Step(upload.evolve(ending=Ending(requested=event)))
-
-
-def _refused(upload: Upload[Any], error: UploadError) -> Step[Any]:
-    return Step(upload, None, error)
-
-
-def _busy(upload: Upload[Any], event: object) -> Step[Any]:
-    return _refused(
-        upload,
-        UploadBusy(
-            f"{safe_repr(event)} was sent while the writer's {_AWAITING[upload._phase]} "
-            "has not answered yet (another task is sending); nothing was done"
-        ),
-    )
-
-
-def _not_awaited(upload: Upload[Any], event: object) -> Step[Any]:
-    return _refused(
-        upload,
-        InvalidEvent(
-            f"{safe_repr(event)} looks like a writer's answer, but no writer call is pending "
-            f"(phase {upload._phase.label}); nothing was done"
-        ),
-    )
-
-
-def _invalid(upload: Upload[Any], event: object) -> Step[Any]:
-    return _refused(
-        upload,
-        InvalidEvent(
-            f"cannot send {safe_repr(event)} ({type(event).__name__}) to an upload: "
-            "send Chunk(data), Done() or Cancel(); nothing was done"
-        ),
-    )
-
-
-def _refuse_chunk(upload: Upload[Any], event: Chunk) -> Step[Any]:
-    return _refused(upload, UploadClosed(upload._size, len(event.data), upload._phase.label))
-
-
-def _malformed(upload: Upload[Any], answer: object) -> InvalidEvent:
-    return InvalidEvent(
-        f"the writer's {_AWAITING[upload._phase]} returned {safe_repr(answer)}; "
-        "a writer callback must return Ok(state) or Err(reason, state)"
-    )
-
-
-# STARTING and RESUMING: the first call, init or resume, answers.
-
-
-def _started(upload: Upload[Any], answer: Ok[Any]) -> Step[Any]:
-    requested = upload.requested
-    size = upload._size  # 0, or where a resumed upload was suspended
-    if requested is not None:
-        return _let_go(upload, requested, answer.state, size)
-    if size == upload._limits.expected_size:
-        # A zero-byte upload has reached its expected size already (L3).
-        return _close(upload, _DONE, None, answer.state, size)
-    return Step(Upload(OPEN, answer.state, size, upload._limits))
-
-
-def _never_started(upload: Upload[Any], reason: object) -> Step[Any]:
-    requested = upload.requested
-    error: BaseException
-    if _interruption(reason):
-        assert isinstance(reason, BaseException)
-        # Cut short: by the chunk timeout (the upload never started), or by a
-        # cancellation or Ctrl-C, which goes on.
-        error = ChunkTimeout(requested.seconds) if isinstance(requested, TimedOut) else reason
-    elif upload._phase is RESUMING:
-        error = ResumeError(reason)
-    else:
-        error = InitError(reason)
-    closed = Upload(CLOSED, None, upload._size, upload._limits, 0, Ending(failure=error))
-    return Step(closed, None, error)
-
-
-def _first_err(upload: Upload[Any], answer: Err[Any]) -> Step[Any]:
-    return _never_started(upload, answer.reason)
-
-
-def _first_malformed(upload: Upload[Any], answer: object) -> Step[Any]:
-    return _never_started(upload, _malformed(upload, answer))
-
-
-# OPEN
-
-
-def _chunk(upload: Upload[Any], event: Chunk) -> Step[Any]:
-    n = len(event.data)
-    limits = upload._limits
-    limit = limits.limit
-    size = upload._size
-    if limit is not None and size + n > limit:
-        return _close(upload, _CANCEL, FileTooLarge(limit, size, n), upload._state, size)
-    return Step(Upload(WRITING, upload._state, size, limits, n), event)
-
-
-def _done(upload: Upload[Any], event: Done) -> Step[Any]:
-    expected = upload._limits.expected_size
-    size = upload._size
-    if expected is not None and size < expected:
-        return _close(upload, _CANCEL, IncompleteUpload(expected, size), upload._state, size)
-    return _close(upload, _DONE, None, upload._state, size)
-
-
-def _cancel(upload: Upload[Any], event: Cancel | TimedOut | Leave) -> Step[Any]:
-    return _let_go(upload, event, upload._state, upload._size)
-
-
-def _suspend_open(upload: Upload[Any], event: Suspend) -> Step[Any]:
-    if not upload._limits.resumable:
-        return _refused(
-            upload,
-            InvalidEvent(
-                "Suspend() was sent to an upload that is not resumable (start it with "
-                "resumable=True, with a writer that has suspend and resume); nothing was done"
-            ),
-        )
-    return _suspend(upload, None, upload._state, upload._size)
-
-
-# WRITING and SUSPENDING: a call that may fail answers.
-
-
-def _written(upload: Upload[Any], answer: Ok[Any]) -> Step[Any]:
-    size = upload._size + upload._inflight
-    limits = upload._limits
-    ending = upload._ending
-    if ending is not None and ending.requested is not None:
-        return _let_go(upload, ending.requested, answer.state, size)
-    if size == limits.expected_size:
-        return _close(upload, _DONE, None, answer.state, size)
-    return Step(Upload(OPEN, answer.state, size, limits))
-
-
-def _call_failed(upload: Upload[Any], reason: object, state: object) -> Step[Any]:
-    size = upload._size
-    during = _AWAITING[upload._phase]
-    if _interruption(reason):
-        assert isinstance(reason, BaseException)
-        requested = upload.requested
-        if isinstance(requested, TimedOut):
-            # The chunk timeout cut the call short: the write counts as not written.
-            return _close(upload, _CANCEL, ChunkTimeout(requested.seconds), state, size)
-        # Cancellation, KeyboardInterrupt...: cancel the writer, then let it go on.
-        return _close(upload, _CANCEL, reason, state, size)
-    failure = upload.failure if upload._phase is SUSPENDING else None
-    if failure is not None:
-        # A suspension after a chunk timeout failed too: the first failure
-        # stands, the suspend's own travels with it (L11).
-        closing = Upload(
-            CLOSING, state, size, upload._limits, 0, Ending(None, Error(reason), failure, reason)
-        )
-        return Step(closing, Error(reason))
-    return _close(upload, Error(reason), WriterFailure(reason, during=during), state, size)
-
-
-def _call_err(upload: Upload[Any], answer: Err[Any]) -> Step[Any]:
-    return _call_failed(upload, answer.reason, answer.state)
-
-
-def _call_raised(upload: Upload[Any], exc: BaseException) -> Step[Any]:
-    return _call_failed(upload, exc, upload._state)
-
-
-def _call_malformed(upload: Upload[Any], answer: object) -> Step[Any]:
-    return _call_failed(upload, _malformed(upload, answer), upload._state)
-
-
-def _suspended(upload: Upload[Any], answer: Ok[Any]) -> Step[Any]:
-    ending = upload._ending or Ending()
-    suspended = Upload(SUSPENDED, answer.state, upload._size, upload._limits, 0, ending)
-    return Step(suspended, None, ending.failure)
-
-
-# CLOSING
-
-
-def _close_answered(upload: Upload[Any], state: object, reason: object, ok: bool) -> Step[Any]:
-    # Set by _close, the only way into CLOSING (an upload built by hand may lack it).
-    ending = upload._ending or Ending()
-    failure = ending.failure
-    error = failure
-    later: object = ending.later_failure
-    if not ok:
-        if _interruption(reason):
-            assert isinstance(reason, BaseException)
-            error = reason  # an interrupted close: the interruption goes on (L11)
-            failure = failure if failure is not None else reason
-        elif failure is None:
-            error = failure = WriterFailure(reason, during="close")
-        else:
-            # The first failure is what the caller gets; the close's own
-            # failure travels with it (the driver adds it as a note, L11).
-            later = reason
-    ending = Ending(None, ending.close_reason, failure, later)
-    return Step(Upload(CLOSED, state, upload._size, upload._limits, 0, ending), None, error)
-
-
-def _closed_ok(upload: Upload[Any], answer: Ok[Any]) -> Step[Any]:
-    return _close_answered(upload, answer.state, None, ok=True)
-
-
-def _closed_err(upload: Upload[Any], answer: Err[Any]) -> Step[Any]:
-    return _close_answered(upload, answer.state, answer.reason, ok=False)
-
-
-def _close_raised(upload: Upload[Any], exc: BaseException) -> Step[Any]:
-    return _close_answered(upload, upload._state, exc, ok=False)
-
-
-def _close_malformed(upload: Upload[Any], answer: object) -> Step[Any]:
-    return _close_answered(upload, upload._state, _malformed(upload, answer), ok=False)
-
-
 # --- the table ---------------------------------------------------------------
 
 
@@ -475,29 +195,31 @@ def _row(handler: Handler, summary: str, *to: Phase) -> Transition:
 
 def _while_pending(phase: Phase, answers: dict[Kind, Transition]) -> dict[Kind, Transition]:
     """The rows of a phase in which a writer call is pending: its answers, and the rest."""
-    refused = _row(_busy, "refused: busy", phase)
+    refused = _row(t.busy, "refused: busy", phase)
     if phase in (CLOSING, SUSPENDING):
-        already = _row(_unchanged, "nothing: the upload is ending already", phase)
-        chunk = _row(_refuse_chunk, "refused: UploadClosed", phase) if phase is CLOSING else refused
+        already = _row(t.unchanged, "nothing: the upload is ending already", phase)
+        chunk = (
+            _row(t.refuse_chunk, "refused: UploadClosed", phase) if phase is CLOSING else refused
+        )
         return {CHUNK: chunk, DONE: already, SUSPEND: already, CANCEL: already,
                 TIMED_OUT: already, LEAVE: already, **answers}  # fmt: skip
-    recorded = _row(_request, "recorded: acted on once the call answers", phase)
+    recorded = _row(t.request, "recorded: acted on once the call answers", phase)
     return {CHUNK: refused, DONE: refused, SUSPEND: refused, CANCEL: recorded,
             TIMED_OUT: recorded, LEAVE: recorded, **answers}  # fmt: skip
 
 
 def _at_rest(phase: Phase, events: dict[Kind, Transition]) -> dict[Kind, Transition]:
     """The rows of a phase in which no call is pending: the caller's events, and the rest."""
-    stray = _row(_not_awaited, "refused: no call is pending", phase)
+    stray = _row(t.not_awaited, "refused: no call is pending", phase)
     return {OK: stray, ERR: stray, RAISED: stray,
-            MALFORMED: _row(_invalid, "refused: not an event", phase), **events}  # fmt: skip
+            MALFORMED: _row(t.invalid, "refused: not an event", phase), **events}  # fmt: skip
 
 
 def _ended(phase: Phase) -> dict[Kind, Transition]:
-    nothing = _row(_unchanged, "nothing: the upload has ended here", phase)
+    nothing = _row(t.unchanged, "nothing: the upload has ended here", phase)
     return _at_rest(
         phase,
-        {CHUNK: _row(_refuse_chunk, "refused: UploadClosed", phase), DONE: nothing,
+        {CHUNK: _row(t.refuse_chunk, "refused: UploadClosed", phase), DONE: nothing,
          CANCEL: nothing, TIMED_OUT: nothing, SUSPEND: nothing, LEAVE: nothing},
     )  # fmt: skip
 
@@ -507,10 +229,10 @@ def _first_call(phase: Phase, ok_summary: str) -> dict[Kind, Transition]:
     return _while_pending(
         phase,
         {
-            OK: _row(_started, ok_summary, OPEN, CLOSING, SUSPENDING),
-            ERR: _row(_first_err, failed, CLOSED),
-            RAISED: _row(_never_started, failed, CLOSED),
-            MALFORMED: _row(_first_malformed, failed, CLOSED),
+            OK: _row(t.started, ok_summary, OPEN, CLOSING, SUSPENDING),
+            ERR: _row(t.first_err, failed, CLOSED),
+            RAISED: _row(t.never_started, failed, CLOSED),
+            MALFORMED: _row(t.first_malformed, failed, CLOSED),
         },
     )
 
@@ -523,41 +245,41 @@ _BY_PHASE: dict[Phase, dict[Kind, Transition]] = {
     OPEN: _at_rest(
         OPEN,
         {
-            CHUNK: _row(_chunk, "write it (too large: close with Cancel)", WRITING, CLOSING),
-            DONE: _row(_done, "close with Done (incomplete: Cancel)", CLOSING),
-            CANCEL: _row(_cancel, "close with Cancel", CLOSING),
-            TIMED_OUT: _row(_cancel, "chunk timeout: Cancel, or suspend", CLOSING, SUSPENDING),
-            LEAVE: _row(_cancel, "block left: Cancel, or suspend", CLOSING, SUSPENDING),
-            SUSPEND: _row(_suspend_open, "suspend (resumable only)", SUSPENDING, OPEN),
+            CHUNK: _row(t.chunk, "write it (too large: close with Cancel)", WRITING, CLOSING),
+            DONE: _row(t.done, "close with Done (incomplete: Cancel)", CLOSING),
+            CANCEL: _row(t.cancel, "close with Cancel", CLOSING),
+            TIMED_OUT: _row(t.cancel, "chunk timeout: Cancel, or suspend", CLOSING, SUSPENDING),
+            LEAVE: _row(t.cancel, "block left: Cancel, or suspend", CLOSING, SUSPENDING),
+            SUSPEND: _row(t.suspend_open, "suspend (resumable only)", SUSPENDING, OPEN),
         },
     ),
     WRITING: _while_pending(
         WRITING,
         {
             OK: _row(
-                _written, "written (expected size: close with Done)", OPEN, CLOSING, SUSPENDING
+                t.written, "written (expected size: close with Done)", OPEN, CLOSING, SUSPENDING
             ),
-            ERR: _row(_call_err, _CALL_FAILED, CLOSING),
-            RAISED: _row(_call_raised, _CALL_FAILED, CLOSING),
-            MALFORMED: _row(_call_malformed, _CALL_FAILED, CLOSING),
+            ERR: _row(t.call_err, _CALL_FAILED, CLOSING),
+            RAISED: _row(t.call_raised, _CALL_FAILED, CLOSING),
+            MALFORMED: _row(t.call_malformed, _CALL_FAILED, CLOSING),
         },
     ),
     SUSPENDING: _while_pending(
         SUSPENDING,
         {
-            OK: _row(_suspended, "suspended", SUSPENDED),
-            ERR: _row(_call_err, _CALL_FAILED, CLOSING),
-            RAISED: _row(_call_raised, _CALL_FAILED, CLOSING),
-            MALFORMED: _row(_call_malformed, _CALL_FAILED, CLOSING),
+            OK: _row(t.suspended, "suspended", SUSPENDED),
+            ERR: _row(t.call_err, _CALL_FAILED, CLOSING),
+            RAISED: _row(t.call_raised, _CALL_FAILED, CLOSING),
+            MALFORMED: _row(t.call_malformed, _CALL_FAILED, CLOSING),
         },
     ),
     CLOSING: _while_pending(
         CLOSING,
         {
-            OK: _row(_closed_ok, "closed", CLOSED),
-            ERR: _row(_closed_err, "closed: failed", CLOSED),
-            RAISED: _row(_close_raised, "closed: failed", CLOSED),
-            MALFORMED: _row(_close_malformed, "closed: failed", CLOSED),
+            OK: _row(t.closed_ok, "closed", CLOSED),
+            ERR: _row(t.closed_err, "closed: failed", CLOSED),
+            RAISED: _row(t.close_raised, "closed: failed", CLOSED),
+            MALFORMED: _row(t.close_malformed, "closed: failed", CLOSED),
         },
     ),
     CLOSED: _ended(CLOSED),
