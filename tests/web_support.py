@@ -187,7 +187,7 @@ def uvicorn_server(app: Any) -> Iterator[str]:
             if time.monotonic() > deadline or not thread.is_alive():  # pragma: no cover
                 raise RuntimeError("uvicorn did not start")
             time.sleep(0.01)
-        yield "127.0.0.1:%d" % sock.getsockname()[1]
+        yield f"127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         thread.join(20)
@@ -226,7 +226,7 @@ def hypercorn_trio_server(app: Any) -> Iterator[str]:
     thread.start()
     try:
         _wait(ready, thread, "hypercorn")
-        yield "127.0.0.1:%d" % sock.getsockname()[1]
+        yield f"127.0.0.1:{sock.getsockname()[1]}"
     finally:
         if stop:
             token, stopped = stop[0]
@@ -250,4 +250,3 @@ __all__ = (
     "make_app",
     "uvicorn_server",
 )
-

@@ -10,9 +10,9 @@ state machine, for writing a driver of your own.
 from ._channel import DEFAULT_WINDOW as DEFAULT_WINDOW
 from ._channel import PROTOCOL_VERSIONS as PROTOCOL_VERSIONS
 from ._channel import Channel as Channel
-from ._channel import CloseCode as CloseCode
-from ._channel import LocalProtocolError as LocalProtocolError
+from ._outputs import LocalProtocolError as LocalProtocolError
 from ._websocket import UploadChannel as UploadChannel
+from ._wire import CloseCode as CloseCode
 
 __all__ = (
     "DEFAULT_WINDOW",

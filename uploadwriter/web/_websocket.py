@@ -33,19 +33,18 @@ from .._errors import UploadError, safe_repr
 from .._events import Chunk, Done
 from ..uploads import ClientFile, EntryError, Postpone, UnknownEntry, UploadConfig, UploadEntry
 from ..uploads import Uploads as _Uploads
-from ._channel import (
-    DEFAULT_WINDOW,
+from ._channel import DEFAULT_WINDOW, Channel
+from ._messages import entry_message
+from ._outputs import (
     CancelEntry,
-    Channel,
     CloseConnection,
     Output,
     SelectFiles,
     Send,
     StartEntry,
     WriteChunk,
-    positive_int,
 )
-from ._messages import entry_message
+from ._wire import positive_int
 
 __all__ = ("ConsumeFn", "UploadChannel")
 
