@@ -41,25 +41,32 @@ _TMP = TmpFileWriter()
 
 @attrs.frozen
 class SlowOpts:
-    """Where the partial file goes, and how long each write sleeps first."""
+    """Where the partial file goes, how long each write sleeps first, and what fails."""
 
     dir: str
     delay: float = 0.0
+    fail: str | None = None  # "init" or "write"
+    #: The size of each chunk written, in order (shared by every upload of a store).
+    written: list[int] = attrs.field(factory=list, eq=False, repr=False)
 
 
 @attrs.frozen
 class SlowState:
     inner: TmpFileState
     delay: float
+    fail: bool = False
+    written: list[int] = attrs.field(factory=list, eq=False, repr=False)
 
 
 class SlowFileWriter:
     """An async temp-file writer that sleeps before each write (a slow destination)."""
 
     async def init(self, opts: SlowOpts) -> Ok[SlowState] | Err[None]:
+        if opts.fail == "init":
+            return Err("the destination refused the upload", None)
         match _TMP.init(TmpFileOpts(dir=opts.dir, prefix="partial-")):
             case Ok(inner):
-                return Ok(SlowState(inner, opts.delay))
+                return Ok(SlowState(inner, opts.delay, opts.fail == "write", opts.written))
             case Err(reason, _):  # pragma: no cover - the test dir is writable
                 return Err(reason, None)
         raise AssertionError  # pragma: no cover
@@ -70,8 +77,11 @@ class SlowFileWriter:
     async def write_chunk(self, data: bytes, state: SlowState) -> Ok[SlowState] | Err[SlowState]:
         if state.delay:
             await anyio.sleep(state.delay)
+        if state.fail:
+            return Err("the destination is full", state)
         match _TMP.write_chunk(data, state.inner):
             case Ok(_):
+                state.written.append(len(data))
                 return Ok(state)
             case Err(reason, _):  # pragma: no cover - the test dir has room
                 return Err(reason, state)
@@ -95,6 +105,8 @@ class Store:
 
     directory: Path
     files: list[dict[str, object]] = attrs.Factory(list)
+    #: The size of every chunk any writer of this store took.
+    written: list[int] = attrs.Factory(list)
 
     def consume(self, meta: Mapping[str, object], entry: UploadEntry) -> dict[str, object]:
         source = Path(str(meta["path"]))
@@ -129,11 +141,14 @@ def make_app(
     """The test app: the channel at ``/ws``, the page at ``/``, ``GET /uploads``."""
     config.setdefault("accept", "any")
     config.setdefault("max_entries", 50)
-    upload_config = UploadConfig(
-        "files",
-        writer=lambda name, entry: (SlowFileWriter(), SlowOpts(str(store.directory), delay)),
-        **config,
-    )
+
+    def writer(name: str, entry: UploadEntry) -> tuple[SlowFileWriter, SlowOpts]:
+        # A file named "fail-init..." or "fail-write..." fails there.
+        name = entry.client_name
+        fail = name.split("-")[1].split(".")[0] if name.startswith("fail-") else None
+        return SlowFileWriter(), SlowOpts(str(store.directory), delay, fail, store.written)
+
+    upload_config = UploadConfig("files", writer=writer, **config)
     channel = UploadChannel(
         upload_config,
         consume=consume if consume is not None else store.consume,
@@ -203,7 +218,9 @@ def hypercorn_trio_server(app: Any) -> Iterator[str]:
 
     sock = _free_socket()
     config = hypercorn.config.Config()
-    config.bind = [f"fd://{sock.fileno()}"]
+    port = sock.getsockname()[1]
+    # hypercorn takes the descriptor over (and closes it when it stops).
+    config.bind = [f"fd://{sock.detach()}"]
     config.loglevel = "WARNING"
     config.accesslog = None
     ready = threading.Event()
@@ -226,14 +243,13 @@ def hypercorn_trio_server(app: Any) -> Iterator[str]:
     thread.start()
     try:
         _wait(ready, thread, "hypercorn")
-        yield f"127.0.0.1:{sock.getsockname()[1]}"
+        yield f"127.0.0.1:{port}"
     finally:
         if stop:
             token, stopped = stop[0]
             with contextlib.suppress(RuntimeError):  # trio already ended
                 trio.from_thread.run_sync(stopped.set, trio_token=token)
         thread.join(20)
-        sock.close()
 
 
 def file_sha256(data: bytes) -> str:

@@ -420,14 +420,13 @@ class _Connection:
                 ended = await self._upload(ref, chunks)
         except anyio.get_cancelled_exc_class():
             # Cancelled with the connection: the block closed the writer.
-            self._buffers.pop(ref, None)
+            self._buffers.pop(ref).close()
             self._apply_now(channel.cancelled(ref))
             raise
         except Exception as exc:
             log.exception("the upload of entry %r failed", ref)
-            self._buffers.pop(ref, None)
             ended = self._failed(ref, exc)
-        self._buffers.pop(ref, None)
+        self._buffers.pop(ref).close()
         await self._apply(ended)
         self._idle_deadline()
 
