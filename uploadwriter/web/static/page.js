@@ -10,6 +10,7 @@ const $ = (id) => document.getElementById(id);
 const input = $("files");
 const queue = $("queue");
 const sessions = [];
+let rows = 0;
 
 export function humanSize(size) {
   if (size < 1000) return `${size} byte${size === 1 ? "" : "s"}`;
@@ -66,11 +67,15 @@ function row(file) {
   const cancel = document.createElement("button");
   cancel.type = "button";
   cancel.textContent = "Cancel";
-  cancel.setAttribute("aria-label", `Cancel ${file.name}`);
+  // Named "Cancel"; screen readers also hear which file it cancels.
+  const nameId = `file-${++rows}`;
+  cancel.setAttribute("aria-describedby", nameId);
   const message = document.createElement("p");
   message.className = "message";
   message.setAttribute("role", "status");
-  item.append(nameElement(file.name), size, bar, pct, cancel, message);
+  const name = nameElement(file.name);
+  name.id = nameId;
+  item.append(name, size, bar, pct, cancel, message);
   queue.append(item);
   return { item, bar, pct, cancel, message };
 }
@@ -97,7 +102,8 @@ function summarise() {
   if (cancelled) parts.push(`${cancelled} cancelled`);
   $("summary").textContent = parts.join(" · ");
   $("current-title").textContent = open ? "Uploading" : "Uploaded";
-  $("cancel-all").disabled = open === 0;
+  // While files upload the button cancels them; once all have ended it clears the list.
+  $("cancel-all").textContent = open ? "Cancel all" : "Clear list";
 }
 
 function start(files) {
@@ -150,7 +156,11 @@ async function loadCompleted() {
       .map((file) => {
         const tr = document.createElement("tr");
         const name = document.createElement("td");
-        name.textContent = file.client_name;
+        const clamp = document.createElement("span");
+        clamp.className = "clamp"; // two lines at most; the whole name in the tooltip
+        clamp.textContent = file.client_name;
+        name.title = file.client_name;
+        name.append(clamp);
         const size = document.createElement("td");
         size.className = "num";
         size.textContent = humanSize(file.size);
@@ -181,7 +191,16 @@ input.addEventListener("change", () => {
   start(input.files);
   input.value = ""; // choosing the same file again uploads it again
 });
-$("cancel-all").addEventListener("click", () => sessions.forEach((s) => s.cancelAll()));
+$("cancel-all").addEventListener("click", () => {
+  const open = sessions.some((s) => s.entries.some((e) => !["done", "error", "cancelled"].includes(e.status)));
+  if (open) {
+    sessions.forEach((s) => s.cancelAll());
+    return;
+  }
+  sessions.length = 0;
+  queue.replaceChildren();
+  $("current").hidden = true;
+});
 
 // Drop anywhere on the page.
 let depth = 0;
