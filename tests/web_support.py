@@ -143,9 +143,12 @@ def make_app(
     config.setdefault("max_entries", 50)
 
     def writer(name: str, entry: UploadEntry) -> tuple[SlowFileWriter, SlowOpts]:
-        # A file named "fail-init..." or "fail-write..." fails there.
+        # A file named "fail-init..." or "fail-write..." fails there; the
+        # factory of "fail-factory..." is broken (it returns no writer).
         name = entry.client_name
         fail = name.split("-")[1].split(".")[0] if name.startswith("fail-") else None
+        if fail == "factory":
+            return "not a writer", None  # type: ignore[return-value]
         return SlowFileWriter(), SlowOpts(str(store.directory), delay, fail, store.written)
 
     upload_config = UploadConfig("files", writer=writer, **config)
@@ -187,12 +190,12 @@ def _wait(ready: threading.Event, thread: threading.Thread, what: str) -> None:
 
 
 @contextlib.contextmanager
-def uvicorn_server(app: Any) -> Iterator[str]:
+def uvicorn_server(app: Any, *, lifespan: str = "off") -> Iterator[str]:
     """Serve ``app`` with uvicorn on 127.0.0.1; yield ``"127.0.0.1:PORT"``."""
     import uvicorn
 
     sock = _free_socket()
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="websockets-sansio")
+    config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, ws="websockets-sansio")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

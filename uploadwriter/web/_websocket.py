@@ -44,7 +44,7 @@ from ._outputs import (
     StartEntry,
     WriteChunk,
 )
-from ._wire import positive_int
+from ._wire import CloseCode, positive_int
 
 __all__ = ("ConsumeFn", "UploadChannel")
 
@@ -68,15 +68,20 @@ def default_consume(meta: Mapping[str, object], entry: UploadEntry) -> object:
     return {"name": entry.client_name, "size": entry.client_size}
 
 
-def _origin(value: str) -> str:
-    """Normalise an origin (``"https://Example.com:443/"`` -> ``"https://example.com"``)."""
+def _origin(value: str) -> str | None:
+    """Normalise an origin (``"https://Example.com:443/"`` -> ``"https://example.com"``).
+
+    ``None`` if it is not one (a bad port, no host).
+    """
     parts = urllib.parse.urlsplit(value.strip())
     scheme = parts.scheme.lower()
     try:
         port = parts.port
     except ValueError:
-        port = None
+        return None
     host = (parts.hostname or "").lower()
+    if not host:
+        return None
     if ":" in host:
         host = f"[{host}]"
     if port is not None and (scheme, port) not in (("http", 80), ("https", 443)):
@@ -109,7 +114,9 @@ def _check_origins(value: object) -> frozenset[str] | None:
                 f"allowed_origins: {item!r} is not an origin; write scheme://host[:port], "
                 "such as 'https://example.com' or 'http://127.0.0.1:8000', or '*' for any"
             )
-        origins.add(_origin(item))
+        normal = _origin(item)
+        assert normal is not None  # checked just above
+        origins.add(normal)
     return frozenset(origins)
 
 
@@ -184,13 +191,16 @@ class UploadChannel:
         if origin is None:
             return True  # not a browser: Origin guards browsers against other sites' pages
         allowed = self._origins
+        if allowed is not None and "*" in allowed:
+            return True
+        normal = _origin(origin)
+        if normal is None:
+            return False  # a malformed Origin is nobody's
         if allowed is None:
             host = _header(scope, b"host")
-            if host is None:
-                return False
             scheme = urllib.parse.urlsplit(origin).scheme
-            return _origin(origin) == _origin(f"{scheme}://{host}")
-        return "*" in allowed or _origin(origin) in allowed
+            return host is not None and normal == _origin(f"{scheme}://{host}")
+        return normal in allowed
 
     async def __call__(self, scope: Scope, receive: Receive, send: SendFn) -> None:
         """Serve one ASGI connection: a WebSocket; plain HTTP gets 426 Upgrade Required."""
@@ -248,9 +258,7 @@ class _Connection:
         return self._uploads
 
     async def serve(self) -> None:
-        message = await self._receive()
-        if message["type"] != "websocket.connect":
-            return
+        await self._receive()  # websocket.connect: the first message of the scope
         if not self._app.origin_allowed(self._scope):
             log.warning("refused a WebSocket from origin %r", _header(self._scope, b"origin"))
             await self._send({"type": "websocket.close", "code": _POLICY_VIOLATION})
@@ -273,9 +281,12 @@ class _Connection:
                     # cancelled, their writers closed (shielded) as they unwind.
                     tasks.cancel_scope.cancel()
         finally:
-            self._gone = True
             if not self.channel.closed:  # the app itself was cancelled (shutdown)
                 self._apply_now(self.channel.receive_close())
+                # Tell the client, if it can still be told: 1001, going away.
+                with anyio.CancelScope(shield=True), anyio.move_on_after(1):
+                    await self._close(CloseCode.GOING_AWAY)
+            self._gone = True
             # Whatever is left (a completed entry whose consume was cut short)
             # is dropped, and its file with it.
             for entry in self.uploads.entries:
@@ -327,12 +338,9 @@ class _Connection:
             if isinstance(output, StartEntry):
                 self._start(output.ref)
             elif isinstance(output, WriteChunk):
-                buffer = self._buffers.get(output.ref)
-                if buffer is not None:
-                    # Never full: the channel's window bounds what is unacknowledged.
-                    # Broken: the entry is ending, and its end gives the window back.
-                    with contextlib.suppress(anyio.BrokenResourceError):
-                        buffer.send_nowait(output.data)
+                # Never full: the channel's window bounds what is unacknowledged.
+                # And open: its task reports how the entry ended before closing it.
+                self._buffers[output.ref].send_nowait(output.data)
             elif isinstance(output, CancelEntry):
                 self._apply_now(self._cancel(output.ref))
 
@@ -403,10 +411,9 @@ class _Connection:
             entry = None  # cancelled or consumed already: its task reports how it ended
         if entry is not None and not entry.done:
             # A done entry is being consumed: too late to cancel, "done" follows.
-            try:
-                uploads.cancel(ref)
-            except UploadError:
-                log.exception("closing entry %r's writer with Cancel() failed", ref)
+            # (Cancelling an async upload only cancels its task: its block closes
+            # the writer, and its task reports.)
+            uploads.cancel(ref)
         if ref in self._buffers:
             return []  # it runs: its task reports the cancel as it ends
         return self.channel.cancelled(ref)
