@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -159,7 +159,7 @@ async def test_a_client_gone_while_the_server_sends_ends_the_connection_cleanly(
     to_app, inbox = anyio.create_memory_object_stream[dict[str, Any]](10)
     sent: list[Mapping[str, Any]] = []
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         if '"ack"' in message.get("text", ""):
             raise OSError("the client went away")
         sent.append(message)

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import attrs
@@ -190,7 +190,7 @@ def _wait(ready: threading.Event, thread: threading.Thread, what: str) -> None:
 
 
 @contextlib.contextmanager
-def uvicorn_server(app: Any, *, lifespan: str = "off") -> Iterator[str]:
+def uvicorn_server(app: Any, *, lifespan: Literal["on", "off"] = "off") -> Iterator[str]:
     """Serve ``app`` with uvicorn on 127.0.0.1; yield ``"127.0.0.1:PORT"``."""
     import uvicorn
 
