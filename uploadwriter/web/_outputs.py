@@ -75,4 +75,5 @@ class CancelEntry:
     ref: str
 
 
+#: Anything a :class:`~uploadwriter.web.Channel` call may return, in its list.
 Output: TypeAlias = Send | CloseConnection | SelectFiles | StartEntry | WriteChunk | CancelEntry

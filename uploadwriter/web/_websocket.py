@@ -144,7 +144,7 @@ class UploadChannel:
     are allowed. A refused origin gets HTTP 403.
 
     ``window`` is the flow-control window: chunks a client may have
-    unacknowledged (see :mod:`uploadwriter.web._channel`).
+    unacknowledged (see "Flow control" in the protocol reference).
 
     Raises:
         TypeError: an option has the wrong type.

@@ -42,6 +42,33 @@ function nameElement(name) {
   return element;
 }
 
+// A name too long for its row keeps its extension and loses the middle
+// ("Quarterly results for the bo….xlsx"). CSS alone would leave a gap before
+// the extension (its ellipsis stops at a whole letter), so it is measured here.
+function fitName(element) {
+  const stem = element.querySelector(".stem");
+  const full = Array.from(stem.dataset.full ?? stem.textContent);
+  stem.dataset.full = full.join("");
+  stem.textContent = stem.dataset.full;
+  const room = stem.clientWidth;
+  if (stem.scrollWidth <= room) return;
+  let low = 1;
+  let high = full.length - 1;
+  while (low < high) {
+    const middle = (low + high + 1) >> 1;
+    stem.textContent = `${full.slice(0, middle).join("")}…`;
+    if (stem.scrollWidth <= room) low = middle;
+    else high = middle - 1;
+  }
+  stem.textContent = `${full.slice(0, low).join("")}…`;
+}
+
+let fitting = 0;
+window.addEventListener("resize", () => {
+  cancelAnimationFrame(fitting);
+  fitting = requestAnimationFrame(() => document.querySelectorAll(".item .name").forEach(fitName));
+});
+
 const STATUS_TEXT = {
   pending: "Waiting",
   accepted: "Waiting",
@@ -77,16 +104,19 @@ function row(file) {
   name.id = nameId;
   item.append(name, size, bar, pct, cancel, message);
   queue.append(item);
-  return { item, bar, pct, cancel, message };
+  fitName(name);
+  return { item, name, bar, pct, cancel, message };
 }
 
 function show(view, entry) {
+  const changed = view.item.dataset.status !== entry.status;
   view.item.dataset.status = entry.status;
   view.bar.value = entry.progress;
   view.pct.textContent =
     entry.status === "uploading" ? `${entry.progress}%` : STATUS_TEXT[entry.status] || "";
   view.cancel.disabled = ["done", "error", "cancelled", "cancelling"].includes(entry.status);
   view.message.textContent = entry.status === "error" ? entry.error.message : "";
+  if (changed) fitName(view.name); // an ended row is wider (no Cancel)
   summarise();
 }
 
