@@ -235,7 +235,8 @@ class Channel:
         if self.closed:
             return []
         waited = "no hello message" if self._version is None else "the connection was idle"
-        message = f"{waited} for {self._config.chunk_timeout:g} seconds; closing"
+        timeout = self._config.chunk_timeout
+        message = f"{waited} for {timeout:g} seconds; closing" if timeout else f"{waited}; closing"
         return self._close(CloseCode.TIMEOUT, "chunk_timeout", message, "timeout")
 
     def close_for_error(self, message: str) -> list[Output]:

@@ -56,7 +56,9 @@ def entry_message(  # noqa: PLR0911 - one sentence per code
     if code == "writer_failure":
         return "The server could not store this file."
     if code == "chunk_timeout":
-        return f"Nothing arrived for {config.chunk_timeout:g} seconds, so the upload was stopped."
+        timeout = config.chunk_timeout
+        waited = f" for {timeout:g} seconds" if timeout else ""
+        return f"Nothing arrived{waited}, so the upload was stopped."
     if code == "incomplete":
         return "The upload ended before the whole file arrived."
     if isinstance(reason, str) and reason:

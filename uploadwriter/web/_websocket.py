@@ -61,6 +61,8 @@ log = logging.getLogger("uploadwriter.web")
 
 # Close code sent (before accepting) to a refused Origin: servers answer 403.
 _POLICY_VIOLATION = 1008
+# Seconds to wait for the client's close frame once the server has sent its own.
+_CLOSING_WAIT = 2.0
 
 
 def default_consume(meta: Mapping[str, object], entry: UploadEntry) -> object:
@@ -239,6 +241,7 @@ class _Connection:
         self._send = send
         self._send_lock = anyio.Lock()
         self._gone = False  # the client is gone, or we closed: send nothing more
+        self._disconnected = False  # the server told us the connection has ended
         # Each started entry's chunk buffer (the sending side; its task reads the other).
         self._buffers: dict[str, MemoryObjectSendStream[bytes]] = {}
         self._channel: Channel | None = None
@@ -266,7 +269,8 @@ class _Connection:
         config = self._app.config()
         self._uploads = _Uploads(config)
         self._channel = Channel(config, window=self._app._window)
-        self._timeout = config.chunk_timeout
+        # No chunk timeout (None): no idle deadline either.
+        self._timeout = math.inf if config.chunk_timeout is None else config.chunk_timeout
         await self._send({"type": "websocket.accept"})
         try:
             async with anyio.create_task_group() as tasks:
@@ -280,6 +284,8 @@ class _Connection:
                     # The connection has ended: the entries still running are
                     # cancelled, their writers closed (shielded) as they unwind.
                     tasks.cancel_scope.cancel()
+            if self.channel.close_code is not None and not self._disconnected:
+                await self._closing_handshake()
         finally:
             if not self.channel.closed:  # the app itself was cancelled (shutdown)
                 self._apply_now(self.channel.receive_close())
@@ -303,12 +309,25 @@ class _Connection:
             if message is None:
                 await self._apply(channel.timed_out())
             elif message["type"] == "websocket.disconnect":
-                self._gone = True
+                self._gone = self._disconnected = True
                 await self._apply(channel.receive_close())
             elif message.get("bytes") is not None:
                 await self._apply(channel.receive_bytes(message["bytes"]))
             else:
                 await self._apply(channel.receive_text(message.get("text") or ""))
+
+    async def _closing_handshake(self) -> None:
+        """After our close frame, read on (dropping frames) until the client's close.
+
+        Closing at once, with frames of the client unread (a client sending
+        chunks as it is closed), makes the kernel reset the connection, and a
+        reset can destroy our close frame and the error before it, unread.
+        RFC 6455 has the server wait for the client's close instead.
+        """
+        with anyio.move_on_after(_CLOSING_WAIT):
+            while (await self._receive())["type"] != "websocket.disconnect":
+                pass
+        self._disconnected = True
 
     def _idle_deadline(self) -> None:
         """While no entry runs, the read waits at most the chunk timeout (else forever)."""
