@@ -151,6 +151,22 @@ def test_two_files_reach_100_and_are_listed_with_their_sha256(
     # The page lists them too.
     page.wait_for_function("document.querySelectorAll('#completed tbody tr').length === 2")
     assert page.locator("#completed").inner_text().count(expected["notes.txt"]) == 1
+    # A file dropped on the page is uploaded too.
+    page.evaluate(
+        """() => {
+            const data = new DataTransfer();
+            data.items.add(new File(["dropped bytes"], "dropped.txt", { type: "text/plain" }));
+            for (const type of ["dragenter", "dragover", "drop"]) {
+                document.body.dispatchEvent(
+                    new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true })
+                );
+            }
+        }"""
+    )
+    page.wait_for_function("document.querySelectorAll('#completed tbody tr').length === 3")
+    assert page.locator("#dropping").is_hidden()
+    dropped = [f for f in listed(base) if f["client_name"] == "dropped.txt"]
+    assert [f["sha256"] for f in dropped] == [hashlib.sha256(b"dropped bytes").hexdigest()]
     assert store.partial() == []
 
 
