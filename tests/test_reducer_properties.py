@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from uploadwriter import (
     Cancel,
     Chunk,
+    ChunkTimeout,
     Done,
     Err,
     Error,
@@ -240,6 +241,12 @@ class Harness:
                 assert step.upload.phase is Phase.CLOSED
                 assert isinstance(
                     step.error, (InitError, KeyboardInterrupt, asyncio.CancelledError)
+                ) or (
+                    # A cancellation after the chunk timeout was recorded: the
+                    # deadline's own (the upload never started).
+                    isinstance(requested, TimedOut)
+                    and isinstance(answer, asyncio.CancelledError)
+                    and isinstance(step.error, ChunkTimeout)
                 )
         elif isinstance(pending, Chunk):
             if isinstance(answer, Ok):
@@ -498,3 +505,18 @@ def test_a_timeout_during_init_that_then_succeeds_closes_with_chunk_timeout() ->
     assert never.call is None
     assert never.upload.phase is Phase.CLOSED
     assert isinstance(never.error, ChunkTimeout)
+
+
+def test_ctrl_c_is_never_taken_for_the_chunk_timeout() -> None:
+    # A timeout recorded while init or a write was pending, then Ctrl-C: the
+    # KeyboardInterrupt goes on as itself (L11); only a cancellation is the
+    # deadline's own.
+    recorded = reduce(start(), TimedOut(2.0)).upload
+    interrupt = KeyboardInterrupt()
+    assert reduce(recorded, interrupt).error is interrupt
+    assert isinstance(reduce(recorded, asyncio.CancelledError()).error, ChunkTimeout)
+    upload = reduce(start(), Ok("s")).upload
+    writing = reduce(reduce(upload, Chunk(b"ab")).upload, TimedOut(2.0)).upload
+    closing = reduce(writing, interrupt)
+    assert closing.call == Cancel()
+    assert reduce(closing.upload, Ok("s")).error is interrupt

@@ -58,6 +58,17 @@ _AWAITING: Final = {
 }
 
 
+def cut_by_timeout(requested: object, reason: BaseException) -> bool:
+    """Whether the chunk timeout (recorded while the call was pending) cut the call short.
+
+    A cancellation then is the deadline's own; Ctrl-C or ``SystemExit`` never
+    is, and goes on as itself.
+    """
+    return isinstance(requested, TimedOut) and not isinstance(
+        reason, (KeyboardInterrupt, SystemExit)
+    )
+
+
 def interruption(reason: object) -> bool:
     """Whether a raised answer is a cancellation, KeyboardInterrupt...: not a writer failure."""
     return isinstance(reason, BaseException) and not isinstance(reason, Exception)
@@ -168,7 +179,11 @@ def never_started(upload: Upload[Any], reason: object) -> Step[Any]:
         assert isinstance(reason, BaseException)
         # Cut short: by the chunk timeout (the upload never started), or by a
         # cancellation or Ctrl-C, which goes on.
-        error = ChunkTimeout(requested.seconds) if isinstance(requested, TimedOut) else reason
+        error = (
+            ChunkTimeout(requested.seconds)
+            if isinstance(requested, TimedOut) and cut_by_timeout(requested, reason)
+            else reason
+        )
     elif upload._phase is RESUMING:
         error = ResumeError(reason)
     else:
@@ -242,7 +257,7 @@ def call_failed(upload: Upload[Any], reason: object, state: object) -> Step[Any]
     if interruption(reason):
         assert isinstance(reason, BaseException)
         requested = upload.requested
-        if isinstance(requested, TimedOut):
+        if isinstance(requested, TimedOut) and cut_by_timeout(requested, reason):
             # The chunk timeout cut the call short: the write counts as not written.
             return close(upload, _CANCEL, ChunkTimeout(requested.seconds), state, size)
         # Cancellation, KeyboardInterrupt...: cancel the writer, then let it go on.
