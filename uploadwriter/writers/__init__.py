@@ -1,16 +1,42 @@
-"""Writers shipped with uploadwriter."""
+"""Writers shipped with uploadwriter.
+
+``S3Writer``/``AsyncS3Writer`` need boto3 (``pip install 'uploadwriter[s3]'``),
+``HttpForwardWriter``/``AsyncHttpForwardWriter`` need h11
+(``pip install 'uploadwriter[http]'``); creating one without it raises
+``ImportError`` saying so. Importing this package needs neither.
+"""
 
 from ._echo import EchoOpts as EchoOpts
 from ._echo import EchoState as EchoState
 from ._echo import EchoWriter as EchoWriter
+from ._hash import DigestMismatch as DigestMismatch
+from ._hash import HashOpts as HashOpts
+from ._hash import HashState as HashState
+from ._hash import HashWriter as HashWriter
+from ._memory import MemoryOpts as MemoryOpts
+from ._memory import MemoryState as MemoryState
+from ._memory import MemoryWriter as MemoryWriter
+from ._tee import AsyncTeeWriter as AsyncTeeWriter
+from ._tee import TeeState as TeeState
+from ._tee import TeeWriter as TeeWriter
 from ._tmpfile import TmpFileOpts as TmpFileOpts
 from ._tmpfile import TmpFileState as TmpFileState
 from ._tmpfile import TmpFileWriter as TmpFileWriter
 
 __all__ = (
+    "AsyncTeeWriter",
+    "DigestMismatch",
     "EchoOpts",
     "EchoState",
     "EchoWriter",
+    "HashOpts",
+    "HashState",
+    "HashWriter",
+    "MemoryOpts",
+    "MemoryState",
+    "MemoryWriter",
+    "TeeState",
+    "TeeWriter",
     "TmpFileOpts",
     "TmpFileState",
     "TmpFileWriter",
