@@ -16,6 +16,11 @@ from ._hash import HashWriter as HashWriter
 from ._memory import MemoryOpts as MemoryOpts
 from ._memory import MemoryState as MemoryState
 from ._memory import MemoryWriter as MemoryWriter
+from ._s3 import AsyncS3Writer as AsyncS3Writer
+from ._s3 import S3Opts as S3Opts
+from ._s3 import S3State as S3State
+from ._s3 import S3UploadError as S3UploadError
+from ._s3 import S3Writer as S3Writer
 from ._tee import AsyncTeeWriter as AsyncTeeWriter
 from ._tee import TeeState as TeeState
 from ._tee import TeeWriter as TeeWriter
@@ -24,6 +29,7 @@ from ._tmpfile import TmpFileState as TmpFileState
 from ._tmpfile import TmpFileWriter as TmpFileWriter
 
 __all__ = (
+    "AsyncS3Writer",
     "AsyncTeeWriter",
     "DigestMismatch",
     "EchoOpts",
@@ -35,6 +41,10 @@ __all__ = (
     "MemoryOpts",
     "MemoryState",
     "MemoryWriter",
+    "S3Opts",
+    "S3State",
+    "S3UploadError",
+    "S3Writer",
     "TeeState",
     "TeeWriter",
     "TmpFileOpts",
