@@ -9,10 +9,17 @@
 from ._echo import EchoOpts as EchoOpts
 from ._echo import EchoState as EchoState
 from ._echo import EchoWriter as EchoWriter
+from ._forward import ForwardError as ForwardError
+from ._forward import ForwardStatusError as ForwardStatusError
+from ._forward import HttpForwardOpts as HttpForwardOpts
 from ._hash import DigestMismatch as DigestMismatch
 from ._hash import HashOpts as HashOpts
 from ._hash import HashState as HashState
 from ._hash import HashWriter as HashWriter
+from ._http import AsyncHttpForwardState as AsyncHttpForwardState
+from ._http import AsyncHttpForwardWriter as AsyncHttpForwardWriter
+from ._http import HttpForwardState as HttpForwardState
+from ._http import HttpForwardWriter as HttpForwardWriter
 from ._memory import MemoryOpts as MemoryOpts
 from ._memory import MemoryState as MemoryState
 from ._memory import MemoryWriter as MemoryWriter
@@ -29,15 +36,22 @@ from ._tmpfile import TmpFileState as TmpFileState
 from ._tmpfile import TmpFileWriter as TmpFileWriter
 
 __all__ = (
+    "AsyncHttpForwardState",
+    "AsyncHttpForwardWriter",
     "AsyncS3Writer",
     "AsyncTeeWriter",
     "DigestMismatch",
     "EchoOpts",
     "EchoState",
     "EchoWriter",
+    "ForwardError",
+    "ForwardStatusError",
     "HashOpts",
     "HashState",
     "HashWriter",
+    "HttpForwardOpts",
+    "HttpForwardState",
+    "HttpForwardWriter",
     "MemoryOpts",
     "MemoryState",
     "MemoryWriter",
