@@ -78,9 +78,10 @@ class ForwardStatusError(ForwardError):
             f"{url} answered {response.status} {response.reason}{where}"
             + (f": {excerpt}" if excerpt else "")
         )
-        self.status = response.status  #: the status code
-        self.headers = dict(response.headers)  #: the response headers, names in lowercase
-        self.body = response.body  #: the body, at most ``MAX_RESPONSE_BODY`` bytes
+        self.status: int = response.status  #: the status code
+        #: The response headers, names in lowercase.
+        self.headers: dict[str, str] = dict(response.headers)
+        self.body: bytes = response.body  #: the body, at most ``MAX_RESPONSE_BODY`` bytes
 
 
 # --- options --------------------------------------------------------------------------------

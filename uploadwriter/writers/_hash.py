@@ -25,11 +25,17 @@ class _Hash(Protocol):
     """What HashWriter uses of a ``hashlib`` object."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The algorithm's canonical name."""
+        ...
 
-    def update(self, data: bytes, /) -> None: ...
+    def update(self, data: bytes, /) -> None:
+        """Hash ``data`` into this object."""
+        ...
 
-    def copy(self) -> _Hash: ...
+    def copy(self) -> _Hash:
+        """A copy, to update while this one stays as it is."""
+        ...
 
 
 class DigestMismatch(ValueError):

@@ -187,7 +187,10 @@ class S3State:
 
 
 class S3UploadError(Exception):
-    """The ``Err`` reason when an S3 call fails: names the call, the object and S3's error code."""
+    """The ``Err`` reason when an S3 call fails: names the call, the object and S3's error code.
+
+    The botocore error is its ``__cause__``.
+    """
 
     def __init__(self, operation: str, bucket: str, key: str, error: BaseException) -> None:
         response = getattr(error, "response", None)
@@ -198,7 +201,6 @@ class S3UploadError(Exception):
         what = f"{self.code}: {message}" if self.code else f"{type(error).__name__}: {message}"
         super().__init__(f"S3 {operation} of s3://{bucket}/{key} failed: {what}")
         self.operation = operation  #: the S3 operation, e.g. ``"UploadPart"``
-        self.__cause__ = error
 
 
 _client_lock = threading.Lock()
