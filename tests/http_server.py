@@ -117,10 +117,12 @@ def _app(receiver: list[Receiver]) -> Starlette:
     )
 
 
-def start_receiver(certfile: str | None = None) -> tuple[Receiver, threading.Thread]:
-    holder: list[Receiver] = []
+def start_server(
+    app: Any, certfile: str | None = None
+) -> tuple[str, uvicorn.Server, threading.Thread]:
+    """Serve ``app`` with uvicorn on 127.0.0.1 in a thread; return its base URL."""
     config = uvicorn.Config(
-        _app(holder),
+        app,
         http="h11",
         lifespan="off",
         log_level="error",
@@ -131,21 +133,31 @@ def start_receiver(certfile: str | None = None) -> tuple[Receiver, threading.Thr
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     scheme = "https" if certfile else "http"
-    holder.append(Receiver(f"{scheme}://127.0.0.1:{port}", server))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():  # pragma: no cover
-            raise RuntimeError("the test receiver did not start")
+            raise RuntimeError("the test server did not start")
         time.sleep(0.01)
+    return f"{scheme}://127.0.0.1:{port}", server, thread
+
+
+def stop_server(server: uvicorn.Server, thread: threading.Thread) -> None:
+    server.should_exit = True
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def start_receiver(certfile: str | None = None) -> tuple[Receiver, threading.Thread]:
+    holder: list[Receiver] = []
+    url, server, thread = start_server(_app(holder), certfile)
+    holder.append(Receiver(url, server))
     return holder[0], thread
 
 
 def stop_receiver(receiver: Receiver, thread: threading.Thread) -> None:
-    receiver.server.should_exit = True
-    thread.join(timeout=10)
-    assert not thread.is_alive()
+    stop_server(receiver.server, thread)
 
 
 @pytest.fixture(scope="module")
