@@ -230,6 +230,28 @@ def test_keyboard_interrupt_mid_part_aborts_the_upload_it_started(s3: S3) -> Non
     assert s3.in_progress() == []
 
 
+def test_more_than_10_000_parts_is_a_clear_error() -> None:
+    import attrs
+
+    from uploadwriter.writers import _s3calls
+
+    writer = S3Writer()
+    state = writer.init(S3Opts("b", "k", client=object(), part_size=PART)).state
+    assert state is not None
+    full = attrs.evolve(
+        state,
+        size=10_000 * PART,
+        upload_id="u",
+        parts=tuple(_s3calls.Part(n, "e") for n in range(1, 10_001)),
+    )
+    answer = writer.write_chunk(bytes(PART), full)
+    assert isinstance(answer, Err)
+    assert str(answer.reason) == (
+        "S3 UploadPart of s3://b/k failed: ValueError: S3 takes at most 10000 parts: with "
+        "part_size=5242880 an upload holds at most 48.8 GiB; choose a larger part_size"
+    )
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [

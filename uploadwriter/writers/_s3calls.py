@@ -46,6 +46,7 @@ __all__ = (
 MiB = 2**20
 MIN_PART_SIZE = 5 * MiB  #: S3's smallest part (all but the last)
 MAX_PART_SIZE = 5 * 2**30  #: S3's largest part
+MAX_PARTS = 10_000  #: S3's most parts in one upload
 
 # How boto3's own upload_fileobj (s3transfer) routes ExtraArgs to each call.
 _FULL_OBJECT_CHECKSUMS = frozenset(
@@ -267,6 +268,13 @@ def _part(state: S3State, number: int, response: Mapping[str, Any]) -> Part:
 def send_part(state: S3State) -> S3State:
     """``UploadPart`` of the buffer: the state with the part added and a fresh, empty buffer."""
     number = len(state.parts) + 1
+    if number > MAX_PARTS:
+        most = MAX_PARTS * state.part_size / 2**30
+        too_many = ValueError(
+            f"S3 takes at most {MAX_PARTS} parts: with part_size={state.part_size} an upload "
+            f"holds at most {most:.1f} GiB; choose a larger part_size"
+        )
+        raise S3UploadError("UploadPart", state.bucket, state.key, too_many)
     buffer = state.buffer
     buffer.seek(0)
     response = _call(
