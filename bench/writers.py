@@ -195,7 +195,10 @@ def report(results: list[dict[str, Any]]) -> None:
             f"\n### chunk {res['chunk_size']:,} B x {res['chunks']:,}"
             f" = {res['chunk_size'] * res['chunks'] / MiB:.0f} MiB per run\n"
         )
-        print("| contender | µs/chunk CPU | µs/chunk wall | x TmpFileWriter CPU | x TmpFileWriter wall |")
+        print(
+            "| contender | µs/chunk CPU | µs/chunk wall "
+            "| x TmpFileWriter CPU | x TmpFileWriter wall |"
+        )
         print("|---|---:|---:|---:|---:|")
         for name in res["cpu_us"]:
             print(

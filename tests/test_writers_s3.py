@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import anyio
@@ -17,14 +17,23 @@ from uploadwriter import (
     Cancel,
     Chunk,
     ChunkTimeout,
+    CloseReason,
     Done,
     Err,
     InitError,
+    Ok,
     Uploader,
     WriterFailure,
 )
 from uploadwriter.testing import check_writer, default_settings
-from uploadwriter.writers import AsyncS3Writer, S3Opts, S3State, S3UploadError, S3Writer
+from uploadwriter.writers import (
+    AsyncS3Writer,
+    AsyncTeeWriter,
+    S3Opts,
+    S3State,
+    S3UploadError,
+    S3Writer,
+)
 
 from .s3_server import S3, MiB, moto_endpoint, part_streams, s3
 
@@ -476,3 +485,35 @@ def test_async_s3_writer_passes_check_writer_and_leaves_nothing(s3: S3, backend:
         consume=s3.consume,
         backend=backend,
     )
+
+
+class Sleepy:
+    """An async writer whose writes take far longer than the chunk timeout."""
+
+    async def init(self, opts: None) -> Ok[int]:
+        return Ok(0)
+
+    def meta(self, state: int) -> Mapping[str, object]:
+        return {}
+
+    async def write_chunk(self, data: bytes, state: int) -> Ok[int]:
+        await anyio.sleep(30)
+        raise AssertionError("not reached")  # pragma: no cover
+
+    async def close(self, state: int, reason: CloseReason) -> Ok[int]:
+        return Ok(state)
+
+
+@pytest.mark.anyio
+async def test_async_tee_cut_short_aborts_the_upload_its_s3_child_just_started(s3: S3) -> None:
+    # The S3 child starts its multipart upload in the very write the chunk
+    # timeout cuts short (in its sibling): the tee closes it from that newest
+    # state, so the upload is aborted rather than forgotten.
+    tee = AsyncTeeWriter(AsyncS3Writer(), Sleepy())
+    opts = (S3Opts(s3.bucket, "k", client=s3.client, part_size=PART), None)
+    with pytest.raises(ChunkTimeout):
+        async with AsyncUploader(tee, opts, chunk_timeout=0.5) as up:
+            await up.send(Chunk(bytes(PART)))
+    assert up.state.states[0].upload_id is None  # the driver's last good state...
+    assert s3.in_progress() == []  # ...yet the upload the write started was aborted
+    assert s3.objects() == []
