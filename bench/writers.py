@@ -64,21 +64,21 @@ server.stop()
 @contextmanager
 def moto_server() -> Iterator[str]:
     """moto's S3 server in a child process; yields its endpoint."""
-    child = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-c", _SERVER],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-    )
-    try:
-        assert child.stdout is not None
-        port = int(child.stdout.readline())
-        yield f"http://127.0.0.1:{port}"
-    finally:
+    ) as child:
         assert child.stdin is not None
-        child.stdin.close()
-        child.wait(timeout=30)
+        assert child.stdout is not None
+        try:
+            port = int(child.stdout.readline())
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            child.stdin.close()  # the server stops at the end of its input
+            child.wait(timeout=30)
 
 
 def _client(endpoint: str) -> Any:
