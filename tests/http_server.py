@@ -46,14 +46,41 @@ class Receiver:
     received: list[Received] = attrs.Factory(list)
 
     def connections(self) -> list[str]:
-        return [f"connection {id(c):#x}" for c in list(self.server.server_state.connections)]
+        # Named by the client's address as well: an object's id may be reused.
+        return [
+            f"connection from {getattr(c, 'client', None)} ({id(c):#x})"
+            for c in list(self.server.server_state.connections)
+        ]
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def clients(self) -> list[str]:
+        """Sockets connected to the receiver (from any process here), as the kernel lists them.
+
+        The receiver runs in a thread that may not have accepted a connection
+        yet: the kernel's table sees a client's socket at once.
+        """
+        found = []
+        with open("/proc/net/tcp") as table:
+            for line in table.readlines()[1:]:
+                fields = line.split()
+                local, remote, state = fields[1], fields[2], fields[3]
+                # 01 ESTABLISHED; 08 CLOSE_WAIT: the receiver closed, the client did not.
+                if int(remote.split(":")[1], 16) == self.port and state in ("01", "08"):
+                    found.append(f"client socket from port {int(local.split(':')[1], 16)}")
+        return found
 
     def leaks(self) -> list[str]:
-        """``leaks=``: connections the receiver still has open, once it had time to see a close."""
+        """``leaks=``: client sockets still open to the receiver, and connections it still has.
+
+        Waits up to 3 s for the receiver to see a close it has not processed yet.
+        """
         deadline = time.monotonic() + 3
-        while self.connections() and time.monotonic() < deadline:
+        while (self.clients() or self.connections()) and time.monotonic() < deadline:
             time.sleep(0.005)
-        return self.connections()
+        return self.clients() + self.connections()
 
     def last(self) -> Received:
         deadline = time.monotonic() + 3
@@ -228,3 +255,27 @@ def close_all(*socks: Any) -> None:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in accept()
         sock.close()
+
+
+def raw_server(reply: bytes) -> tuple[str, threading.Thread]:
+    """A server for one request: reads it to its end (chunked), writes ``reply``, closes.
+
+    For answers a well-behaved framework never gives: none at all, a
+    malformed one, a body that ends with the connection, an interim 100.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn, listener:
+            received = b""
+            while not received.endswith(b"0\r\n\r\n"):
+                data = conn.recv(65536)
+                if not data:  # pragma: no cover - the client went away
+                    break
+                received += data
+            conn.sendall(reply)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/x", thread

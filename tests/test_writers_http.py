@@ -439,8 +439,57 @@ def test_the_leak_check_sees_a_connection_left_open(receiver: Receiver) -> None:
             return Ok(state)  # forgets to drop the connection
 
     opts = HttpForwardOpts(f"{receiver.url}/store/leak")
-    with pytest.raises(WriterLawError) as info:
-        replay(Leaky(), opts, EventStream([Chunk(b"abc"), Cancel()]), leaks=receiver.leaks)
-    assert info.value.law == "f"
-    left[0].sock.close()
     assert receiver.leaks() == []
+    try:
+        with pytest.raises(WriterLawError) as info:
+            replay(Leaky(), opts, EventStream([Chunk(b"abc"), Cancel()]), leaks=receiver.leaks)
+    finally:
+        for state in left:
+            state.sock.close()
+    assert info.value.law == "f"
+    assert receiver.leaks() == []
+
+
+# --- answers a framework never gives, from a raw server ------------------------------------
+
+RAW = [
+    (b"", None, "closed the connection without answering"),
+    (b"nonsense\r\n\r\n", None, "sent a malformed response"),
+    (b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end", b"until the end", None),
+    (
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
+        b"ok",
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(("reply", "body", "error"), RAW)
+def test_unusual_answers(reply: bytes, body: bytes | None, error: str | None) -> None:
+    from .http_server import raw_server
+
+    url, thread = raw_server(reply)
+    try:
+        if error is None:
+            assert _forward(HttpForwardOpts(url), b"abc").meta()["body"] == body
+        else:
+            with pytest.raises(WriterFailure, match=error):
+                _forward(HttpForwardOpts(url), b"abc")
+    finally:
+        thread.join(5)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("reply", "body", "error"), RAW)
+async def test_async_unusual_answers(reply: bytes, body: bytes | None, error: str | None) -> None:
+    from .http_server import raw_server
+
+    url, thread = raw_server(reply)
+    try:
+        if error is None:
+            assert (await _aforward(HttpForwardOpts(url), b"abc")).meta()["body"] == body
+        else:
+            with pytest.raises(WriterFailure, match=error):
+                await _aforward(HttpForwardOpts(url), b"abc")
+    finally:
+        thread.join(5)

@@ -517,3 +517,43 @@ async def test_async_tee_cut_short_aborts_the_upload_its_s3_child_just_started(s
     assert up.state.states[0].upload_id is None  # the driver's last good state...
     assert s3.in_progress() == []  # ...yet the upload the write started was aborted
     assert s3.objects() == []
+
+
+def test_a_full_object_checksum_given_in_extra_args(s3: S3) -> None:
+    import base64
+    import zlib
+
+    data = os.urandom(PART + 100)
+    crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    up = _upload(s3, "crc", data, chunk=MiB, part_size=PART, extra_args={"ChecksumCRC32": crc})
+    assert s3.read("crc") == data
+    assert len(up.state.parts) == 2
+
+
+def test_a_client_that_computes_no_checksums(s3: S3) -> None:
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=botocore.config.Config(request_checksum_calculation="when_required"),
+    )
+    data = os.urandom(PART + 100)
+    with Uploader(S3Writer(), S3Opts(s3.bucket, "plain", client=client, part_size=PART)) as up:
+        up.send(Chunk(data))
+        up.send(Done())
+    assert s3.read("plain") == data
+    assert [p.checksums for p in up.state.parts] == [(), ()]
+
+
+def test_aborting_an_upload_already_gone_is_fine(s3: S3) -> None:
+    writer = S3Writer()
+    state = writer.init(S3Opts(s3.bucket, "gone", client=s3.client, part_size=PART)).state
+    assert state is not None
+    state = writer.write_chunk(bytes(PART), state).state
+    s3.client.abort_multipart_upload(Bucket=s3.bucket, Key="gone", UploadId=state.upload_id)
+    assert writer.close(state, Cancel()) == Ok(state)
+    assert s3.in_progress() == []

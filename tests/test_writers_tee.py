@@ -453,3 +453,61 @@ def test_tee_close_with_cancel_closes_every_child_with_cancel_even_after_a_failu
         "close:err/Cancel",
         "close:ok/Cancel",
     ]
+
+
+class Stop(BaseException):
+    """Stands for an interruption (KeyboardInterrupt, SystemExit) a child raises."""
+
+
+@pytest.mark.anyio
+async def test_async_tee_interrupted_close_still_closes_the_rest() -> None:
+    class Interrupting(AsyncScripted):
+        async def close(self, state: int, reason: CloseReason) -> Any:
+            self.log.calls.append("close:interrupted")
+            raise Stop
+
+    logs = [Log(), Log(), Log()]
+    tee = AsyncTeeWriter(
+        AsyncScripted(Script(), logs[0]),
+        Interrupting(Script(), logs[1]),
+        AsyncScripted(Script(), logs[2]),
+    )
+    with pytest.raises(Stop):
+        async with AsyncUploader(tee, (1, 2, 3)) as up:
+            await up.send(Done())
+    assert [log.calls[-1] for log in logs] == [
+        "close:ok/Done",
+        "close:interrupted",
+        "close:ok/Error",
+    ]
+
+
+@pytest.mark.anyio
+async def test_async_tee_cancelled_during_a_childs_init_closes_those_started() -> None:
+    class SlowStart(AsyncScripted):
+        async def init(self, opts: object) -> Any:
+            self.log.calls.append("init:sleeping")
+            await anyio.sleep(10)
+            raise AssertionError("not reached")  # pragma: no cover
+
+    logs = [Log(), Log(), Log()]
+    tee = AsyncTeeWriter(
+        AsyncScripted(Script(), logs[0]),
+        SlowStart(Script(), logs[1]),
+        AsyncScripted(Script(), logs[2]),
+    )
+    with anyio.move_on_after(0.05):
+        async with AsyncUploader(tee, (1, 2, 3)):
+            raise AssertionError("not reached")  # pragma: no cover
+    assert logs[0].calls == ["init:ok", "close:ok/Cancel"]
+    assert logs[1].calls == ["init:sleeping"]
+    assert logs[2].calls == []
+
+
+@pytest.mark.anyio
+async def test_async_tee_refuses_opts_of_the_wrong_shape() -> None:
+    with pytest.raises(InitError, match="AsyncTeeWriter needs a tuple of 2 opts"):
+        async with AsyncUploader[Any, Any](
+            AsyncTeeWriter(InlineWriter(HashWriter()), InlineWriter(MemoryWriter())), HashOpts()
+        ):
+            pass  # pragma: no cover

@@ -41,7 +41,6 @@ __all__ = (
     "chunk_bytes",
     "end_bytes",
     "need_h11",
-    "read_events",
     "request_bytes",
     "target",
 )
@@ -303,6 +302,12 @@ class ResponseReader:
         self.url = url
         self.head: h11.Response | None = None
         self.body = bytearray()
+        self.ended = False  # the receiver closed its side
+
+    def feed(self, conn: h11.Connection, data: bytes) -> None:
+        """Give h11 the bytes received (``b""`` at the end of the stream)."""
+        self.ended = not data
+        conn.receive_data(data)
 
     def done(self, conn: h11.Connection) -> bool:
         """Read the events h11 has; return whether the response is complete (or long enough).
@@ -316,6 +321,10 @@ class ResponseReader:
             try:
                 event = conn.next_event()
             except h11.RemoteProtocolError as exc:
+                if self.ended and self.head is None:
+                    raise ForwardError(
+                        f"{self.url} closed the connection without answering"
+                    ) from exc
                 raise ForwardError(f"{self.url} sent a malformed response: {exc}") from exc
             if event is h11.NEED_DATA:
                 return False
@@ -325,8 +334,6 @@ class ResponseReader:
                 self.body += event.data
                 if len(self.body) >= MAX_RESPONSE_BODY:
                     return True  # enough: the rest is not read
-            elif isinstance(event, h11.ConnectionClosed) and self.head is None:
-                raise ForwardError(f"{self.url} closed the connection without answering")
             elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
                 return True
             # InformationalResponse (100 Continue...) is skipped.
@@ -340,11 +347,6 @@ class ResponseReader:
             tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in self.head.headers),
             bytes(self.body[:MAX_RESPONSE_BODY]),
         )
-
-
-def read_events(conn: h11.Connection, data: bytes) -> None:
-    """Give h11 the bytes received (``b""`` at the end of the stream)."""
-    conn.receive_data(data)
 
 
 def meta(response: Response | None) -> Mapping[str, object]:

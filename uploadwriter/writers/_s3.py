@@ -68,7 +68,7 @@ def _meta(state: S3State) -> Mapping[str, object]:
 
 def _note(error: BaseException, note: str) -> None:
     add_note = getattr(error, "add_note", None)  # Python 3.11+
-    if add_note is not None:
+    if add_note is not None:  # pragma: no branch - false on Python 3.10 only
         add_note(note)
 
 

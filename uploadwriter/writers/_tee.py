@@ -194,8 +194,7 @@ class TeeWriter(Generic[O]):
 
     def close(self, state: TeeState, reason: CloseReason) -> Ok[TeeState] | Err[TeeState]:
         """Close each child once, in order (see the module docstring for failures)."""
-        if state.closed.is_set():
-            return Ok(state)
+        # (The closed flag is the async tee's: a sync write is never cut short.)
         return self._close_all(state, reason)
 
     def discard(self, state: TeeState) -> None:
