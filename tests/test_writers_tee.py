@@ -511,3 +511,16 @@ async def test_async_tee_refuses_opts_of_the_wrong_shape() -> None:
             AsyncTeeWriter(InlineWriter(HashWriter()), InlineWriter(MemoryWriter())), HashOpts()
         ):
             pass  # pragma: no cover
+
+
+@pytest.mark.anyio
+async def test_async_tee_child_raising_in_a_write_fails_the_upload() -> None:
+    logs = [Log(), Log()]
+    tee = AsyncTeeWriter(
+        AsyncScripted(Script(writes=("raise",)), logs[0]), AsyncScripted(Script(), logs[1])
+    )
+    async with AsyncUploader(tee, (1, 2)) as up:
+        with pytest.raises(WriterFailure, match="write raised"):
+            await up.send(Chunk(b"a"))
+    assert logs[0].calls == ["init:ok", "write:raise", "close:ok/Error"]
+    assert logs[1].calls == ["init:ok", "close:ok/Error"]
