@@ -10,7 +10,7 @@ import pytest
 
 from examples.fastapi_app import create_app
 
-from .web_support import uvicorn_server
+from .http_support import uvicorn_server
 
 
 @pytest.fixture

@@ -12,10 +12,17 @@ import pytest
 import uploadwriter
 import uploadwriter.reducer
 import uploadwriter.uploads
+import uploadwriter.web
 import uploadwriter.writers
 from uploadwriter import UploadError
 
-PUBLIC_MODULES = [uploadwriter, uploadwriter.writers, uploadwriter.reducer, uploadwriter.uploads]
+PUBLIC_MODULES = [
+    uploadwriter,
+    uploadwriter.writers,
+    uploadwriter.reducer,
+    uploadwriter.uploads,
+    uploadwriter.web,
+]
 
 
 def _public_names(module: types.ModuleType) -> set[str]:
@@ -38,7 +45,9 @@ def test_all_is_a_tuple_of_existing_names(module: types.ModuleType) -> None:
         assert hasattr(module, name), name
 
 
-@pytest.mark.parametrize("module", [uploadwriter, uploadwriter.writers], ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    "module", [uploadwriter, uploadwriter.writers, uploadwriter.web], ids=lambda m: m.__name__
+)
 def test_all_is_exactly_the_public_names(module: types.ModuleType) -> None:
     assert set(module.__all__) == _public_names(module)
 
@@ -94,13 +103,21 @@ def test_version_is_a_string() -> None:
     assert uploadwriter.__version__.count(".") >= 1
 
 
-ERRORS = sorted(
-    (
+def _exported_errors(module: types.ModuleType, defined_in: str | None = None) -> list[type]:
+    return [
         value
-        for name in uploadwriter.__all__
-        if inspect.isclass(value := getattr(uploadwriter, name))
+        for name in module.__all__
+        if inspect.isclass(value := getattr(module, name))
         and issubclass(value, BaseException)
-    ),
+        and (defined_in is None or value.__module__ == defined_in)
+    ]
+
+
+# The web layer's errors (its _errors module: the upload failures it answers)
+# are exported from uploadwriter.web, which needs its extra.
+ERRORS = sorted(
+    _exported_errors(uploadwriter)
+    + _exported_errors(uploadwriter.web, defined_in="uploadwriter.web._errors"),
     key=lambda cls: cls.__name__,
 )
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .web_support import leftovers, wait_until
+from .http_support import leftovers, wait_until
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -26,7 +26,7 @@ from uploadwriter.web import (
 )
 from uploadwriter.writers import TmpFileOpts, TmpFileWriter
 
-from .web_support import uvicorn_server
+from .http_support import uvicorn_server
 
 
 @pytest.fixture

@@ -34,8 +34,8 @@ from uploadwriter.web import (
 )
 from uploadwriter.writers import TmpFileOpts, TmpFileWriter
 
+from .http_support import CONTENT_TYPE, multipart_body, part
 from .recording import AsyncRecordingWriter, RecordingWriter, err, raises
-from .web_support import CONTENT_TYPE, multipart_body, part
 
 pytestmark = pytest.mark.anyio
 

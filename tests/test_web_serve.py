@@ -21,7 +21,7 @@ import pytest
 
 from uploadwriter.web import create_app
 
-from .web_support import (
+from .http_support import (
     CONTENT_TYPE,
     SERVERS,
     leftovers,

@@ -9,18 +9,14 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
 
-from uploadwriter import Cancel, Chunk, ClientFile, Done, Err, Ok, UploadConfig, Uploads
-from uploadwriter.testing import check_writer, files_in
-from uploadwriter.web._hashedfile import HashedFileState, HashedFileWriter
-from uploadwriter.web._store import Store
-from uploadwriter.writers import TmpFileOpts, TmpFileState
+from uploadwriter import Cancel, Chunk, ClientFile, Done, Ok, UploadConfig, Uploads
+from uploadwriter.web._store import Store, stored
 
-from .web_support import leftovers
+from .http_support import leftovers
 
 
-def run(store: Store, data: bytes) -> tuple[dict[str, object], HashedFileState]:
+def run(store: Store, data: bytes) -> tuple[dict[str, object], object]:
     """Run one upload through the store's writer (synchronously): its meta and final state."""
     writer, opts = store.writer()
     sync = writer.writer
@@ -41,41 +37,10 @@ def write(store: Store, data: bytes) -> dict[str, object]:
 def test_the_writer_hashes_what_it_writes(tmp_path: Path) -> None:
     store = Store(tmp_path)
     data = os.urandom(5000)
-    meta = write(store, data)
-    assert meta["sha256"] == hashlib.sha256(data).hexdigest()
-    path = Path(str(meta["path"]))
-    assert path.read_bytes() == data
-    assert path.parent == tmp_path / ".uploadwriter" / "incoming"
-
-
-def test_the_writer_keeps_the_laws(tmp_path: Path) -> None:
-    # The testing kit's check: close exactly once, nothing left behind on
-    # cancel or error, the file removed by discard.
-    check_writer(
-        HashedFileWriter(),
-        TmpFileOpts(dir=tmp_path),
-        leaks=lambda: files_in(tmp_path),
-        consume=lambda meta: os.unlink(str(meta["path"])),  # as the store's keep moves it
-        settings=settings(max_examples=30, deadline=None),
-    )
-
-
-def test_failures_are_answered_with_err(tmp_path: Path) -> None:
-    writer = HashedFileWriter()
-    assert isinstance(writer.init(TmpFileOpts(dir=tmp_path / "missing")), Err)
-    # A full disk: /dev/full refuses every write with ENOSPC.
-    with open("/dev/full", "wb", 0) as unbuffered, open("/dev/full", "wb") as buffered:
-        full = HashedFileState(TmpFileState(str(tmp_path / "x"), unbuffered), hashlib.sha256())
-        answer = writer.write_chunk(b"x", full)
-        assert isinstance(answer, Err)
-        assert isinstance(answer.reason, OSError)
-        assert answer.state is full
-        state = HashedFileState(TmpFileState(str(tmp_path / "y"), buffered), hashlib.sha256())
-        written = writer.write_chunk(b"y", state)
-        assert isinstance(written, Ok)  # buffered: it fails at close
-        closed = writer.close(written.state, Done())
-        assert isinstance(closed, Err)
-        assert closed.state is written.state
+    path, sha256 = stored(write(store, data))
+    assert sha256 == hashlib.sha256(data).hexdigest()
+    assert Path(path).read_bytes() == data
+    assert Path(path).parent == tmp_path / ".uploadwriter" / "incoming"
 
 
 def test_kept_uploads_are_recorded_and_listed(tmp_path: Path) -> None:
@@ -100,7 +65,8 @@ def test_keep_all_is_all_or_nothing(tmp_path: Path) -> None:
     store = Store(tmp_path)
     writer, _ = store.writer()
     good = ReceivedFile("a", "", "f", 1, write(store, b"a"))
-    missing = ReceivedFile("b", "", "f", 1, {"path": str(tmp_path / "gone"), "sha256": ""})
+    gone = {"writers": ({"path": str(tmp_path / "gone")}, {"hexdigest": ""})}
+    missing = ReceivedFile("b", "", "f", 1, gone)
     meta, state = run(store, b"c")
     later = ReceivedFile("c", "", "f", 1, meta, writer=writer, state=state)
     with pytest.raises(FileNotFoundError):

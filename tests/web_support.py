@@ -1,195 +1,271 @@
-"""Real servers for the web layer's tests, started on 127.0.0.1 by the tests, and helpers.
+"""Real servers for the web tests: uvicorn (asyncio) and hypercorn (trio) on 127.0.0.1.
 
-:func:`uvicorn_server` runs an ASGI app on uvicorn (asyncio, httptools) and
-:func:`hypercorn_trio_server` on hypercorn under trio, each in a thread of
-this process, on a free port; both yield the base URL and stop the server
-when the block ends. :func:`multipart_body` builds bodies byte for byte, for
-the cases an HTTP client will not send; :func:`raw_request` sends bytes on a
-socket and reads the answer.
+Each server runs in a thread of the test process, on a port the OS picks,
+and is stopped when its ``with`` block ends. The test app mounts
+:class:`~uploadwriter.web.UploadChannel` at ``/ws`` and the page of
+``uploadwriter serve`` (``web/static``) at ``/``, and keeps what it consumed in
+a small store that ``GET /uploads`` lists, as ``serve`` does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import json
+import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from functools import partial
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from starlette.types import ASGIApp
+import anyio
+import attrs
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 
-BOUNDARY = "uploadwriterTestBoundary42"
+import uploadwriter.web
+from uploadwriter import CloseReason, Err, Ok
+from uploadwriter.uploads import UploadConfig, UploadEntry
+from uploadwriter.web import UploadChannel
+from uploadwriter.writers import TmpFileOpts, TmpFileState, TmpFileWriter
+
+STATIC = Path(uploadwriter.web.__file__).parent / "static"
+
+_TMP = TmpFileWriter()
 
 
-def _listening_socket() -> socket.socket:
-    sock = socket.create_server(("127.0.0.1", 0))
+@attrs.frozen
+class SlowOpts:
+    """Where the partial file goes, how long each write sleeps first, and what fails."""
+
+    dir: str
+    delay: float = 0.0
+    fail: str | None = None  # "init" or "write"
+    #: The size of each chunk written, in order (shared by every upload of a store).
+    written: list[int] = attrs.field(factory=list, eq=False, repr=False)
+
+
+@attrs.frozen
+class SlowState:
+    inner: TmpFileState
+    delay: float
+    fail: bool = False
+    written: list[int] = attrs.field(factory=list, eq=False, repr=False)
+
+
+class SlowFileWriter:
+    """An async temp-file writer that sleeps before each write (a slow destination)."""
+
+    async def init(self, opts: SlowOpts) -> Ok[SlowState] | Err[None]:
+        if opts.fail == "init":
+            return Err("the destination refused the upload", None)
+        match _TMP.init(TmpFileOpts(dir=opts.dir, prefix="partial-")):
+            case Ok(inner):
+                return Ok(SlowState(inner, opts.delay, opts.fail == "write", opts.written))
+            case Err(reason, _):  # pragma: no cover - the test dir is writable
+                return Err(reason, None)
+        raise AssertionError  # pragma: no cover
+
+    def meta(self, state: SlowState) -> Mapping[str, object]:
+        return _TMP.meta(state.inner)
+
+    async def write_chunk(self, data: bytes, state: SlowState) -> Ok[SlowState] | Err[SlowState]:
+        if state.delay:
+            await anyio.sleep(state.delay)
+        if state.fail:
+            return Err("the destination is full", state)
+        match _TMP.write_chunk(data, state.inner):
+            case Ok(_):
+                state.written.append(len(data))
+                return Ok(state)
+            case Err(reason, _):  # pragma: no cover - the test dir has room
+                return Err(reason, state)
+        raise AssertionError  # pragma: no cover
+
+    async def close(self, state: SlowState, reason: CloseReason) -> Ok[SlowState] | Err[SlowState]:
+        match _TMP.close(state.inner, reason):
+            case Ok(_):
+                return Ok(state)
+            case Err(why, _):  # pragma: no cover
+                return Err(why, state)
+        raise AssertionError  # pragma: no cover
+
+    def discard(self, state: SlowState) -> None:
+        _TMP.discard(state.inner)
+
+
+@attrs.define
+class Store:
+    """Completed uploads, as ``serve``'s store keeps them: files under server-chosen names."""
+
+    directory: Path
+    files: list[dict[str, object]] = attrs.Factory(list)
+    #: The size of every chunk any writer of this store took.
+    written: list[int] = attrs.Factory(list)
+
+    def consume(self, meta: Mapping[str, object], entry: UploadEntry) -> dict[str, object]:
+        source = Path(str(meta["path"]))
+        target = self.directory / f"{uuid.uuid4().hex}.upload"
+        os.replace(source, target)
+        record: dict[str, object] = {
+            "client_name": entry.client_name,
+            "size": target.stat().st_size,
+            "sha256": hashlib.sha256(target.read_bytes()).hexdigest(),
+            "path": target.name,
+        }
+        self.files.append(record)
+        return record
+
+    def partial(self) -> list[str]:
+        """Files of uploads that did not complete (there should be none once they end)."""
+        return sorted(p.name for p in self.directory.glob("partial-*"))
+
+    def kept(self) -> list[str]:
+        return sorted(p.name for p in self.directory.glob("*.upload"))
+
+
+def make_app(
+    store: Store,
+    *,
+    delay: float = 0.0,
+    allowed_origins: Sequence[str] | None = None,
+    window: int = uploadwriter.web.DEFAULT_WINDOW,
+    consume: Any = None,
+    **config: Any,
+) -> Starlette:
+    """The test app: the channel at ``/ws``, the page at ``/``, ``GET /uploads``."""
+    config.setdefault("accept", "any")
+    config.setdefault("max_entries", 50)
+
+    def writer(name: str, entry: UploadEntry) -> tuple[SlowFileWriter, SlowOpts]:
+        # A file named "fail-init..." or "fail-write..." fails there; the
+        # factory of "fail-factory..." is broken (it returns no writer).
+        name = entry.client_name
+        fail = name.split("-")[1].split(".")[0] if name.startswith("fail-") else None
+        if fail == "factory":
+            return "not a writer", None  # type: ignore[return-value]
+        return SlowFileWriter(), SlowOpts(str(store.directory), delay, fail, store.written)
+
+    upload_config = UploadConfig("files", writer=writer, **config)
+    channel = UploadChannel(
+        upload_config,
+        consume=consume if consume is not None else store.consume,
+        allowed_origins=allowed_origins,
+        window=window,
+    )
+
+    async def index(request: Request) -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    async def uploads(request: Request) -> JSONResponse:
+        return JSONResponse({"files": store.files})
+
+    return Starlette(
+        routes=[
+            Route("/", index),
+            Route("/uploads", uploads),
+            WebSocketRoute("/ws", channel),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ]
+    )
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
     return sock
 
 
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} within {timeout} s")
-        time.sleep(0.01)
+def _wait(ready: threading.Event, thread: threading.Thread, what: str) -> None:
+    if not ready.wait(20):  # pragma: no cover - a server that does not start
+        raise RuntimeError(f"{what} did not start")
+    if not thread.is_alive():  # pragma: no cover
+        raise RuntimeError(f"{what} stopped at once")
 
 
-@contextmanager
-def uvicorn_server(app: ASGIApp) -> Iterator[str]:
-    """Serve ``app`` with uvicorn (httptools) on 127.0.0.1; yield its base URL."""
+@contextlib.contextmanager
+def uvicorn_server(app: Any, *, lifespan: Literal["on", "off"] = "off") -> Iterator[str]:
+    """Serve ``app`` with uvicorn on 127.0.0.1; yield ``"127.0.0.1:PORT"``."""
     import uvicorn
 
-    sock = _listening_socket()
-    config = uvicorn.Config(
-        app, http="httptools", lifespan="off", log_level="warning", timeout_graceful_shutdown=5
-    )
+    sock = _free_socket()
+    config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, ws="websockets-sansio")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
-        _wait_for(lambda: server.started, "uvicorn did not start")
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():  # pragma: no cover
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        yield f"127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
-        thread.join(timeout=15)
+        thread.join(20)
         sock.close()
-    assert not thread.is_alive(), "uvicorn did not stop"
 
 
-@contextmanager
-def hypercorn_trio_server(app: ASGIApp) -> Iterator[str]:
-    """Serve ``app`` with hypercorn under trio on 127.0.0.1; yield its base URL."""
+@contextlib.contextmanager
+def hypercorn_trio_server(app: Any) -> Iterator[str]:
+    """Serve ``app`` with hypercorn under trio on 127.0.0.1; yield ``"127.0.0.1:PORT"``."""
+    import hypercorn.config
+    import hypercorn.trio
     import trio
-    from hypercorn.config import Config
-    from hypercorn.trio import serve
 
-    sock = _listening_socket()
+    sock = _free_socket()
+    config = hypercorn.config.Config()
     port = sock.getsockname()[1]
-    config = Config()
-    # Hypercorn takes the socket over (and closes it) through its descriptor.
+    # hypercorn takes the descriptor over (and closes it when it stops).
     config.bind = [f"fd://{sock.detach()}"]
     config.loglevel = "WARNING"
-    config.graceful_timeout = 5
-    started = threading.Event()
-    stop = threading.Event()
-    failure: list[BaseException] = []
-
-    async def trigger() -> None:
-        while not stop.is_set():
-            await trio.sleep(0.02)
+    config.accesslog = None
+    ready = threading.Event()
+    stop: list[Any] = []
 
     async def main() -> None:
+        stopped = trio.Event()
+        stop.append((trio.lowlevel.current_trio_token(), stopped))
+
+        async def serve(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+            await hypercorn.trio.serve(
+                app, config, shutdown_trigger=stopped.wait, task_status=task_status
+            )
+
         async with trio.open_nursery() as nursery:
-            await nursery.start(partial(serve, app, config, shutdown_trigger=trigger))  # type: ignore[arg-type]
-            started.set()
+            await nursery.start(serve)
+            ready.set()
 
-    def run() -> None:
-        try:
-            trio.run(main)
-        except BaseException as exc:
-            failure.append(exc)
-            started.set()
-
-    thread = threading.Thread(target=run, daemon=True)
+    thread = threading.Thread(target=trio.run, args=(main,), daemon=True)
     thread.start()
     try:
-        _wait_for(started.is_set, "hypercorn did not start")
-        if failure:
-            raise failure[0]
-        yield f"http://127.0.0.1:{port}"
+        _wait(ready, thread, "hypercorn")
+        yield f"127.0.0.1:{port}"
     finally:
-        stop.set()
-        thread.join(timeout=15)
-    assert not thread.is_alive(), "hypercorn did not stop"
-    assert not failure, failure
+        if stop:
+            token, stopped = stop[0]
+            with contextlib.suppress(RuntimeError):  # trio already ended
+                trio.from_thread.run_sync(stopped.set, trio_token=token)
+        thread.join(20)
 
 
-SERVERS: dict[str, Callable[[ASGIApp], Any]] = {
-    "uvicorn": uvicorn_server,
-    "hypercorn-trio": hypercorn_trio_server,
-}
-
-
-def part(
-    name: str,
-    data: bytes,
-    *,
-    filename: str | None = None,
-    content_type: str | None = None,
-    headers: Sequence[str] = (),
-) -> bytes:
-    """One part of a multipart body (without its delimiter)."""
-    disposition = f'form-data; name="{name}"'
-    if filename is not None:
-        disposition += f'; filename="{filename}"'
-    lines = [f"Content-Disposition: {disposition}"]
-    if content_type is not None:
-        lines.append(f"Content-Type: {content_type}")
-    lines.extend(headers)
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
-
-
-def multipart_body(parts: Sequence[bytes], boundary: str = BOUNDARY) -> bytes:
-    """A whole ``multipart/form-data`` body of ``parts``, closing delimiter included."""
-    delimiter = f"--{boundary}".encode()
-    chunks = [delimiter + b"\r\n" + p + b"\r\n" for p in parts]
-    return b"".join(chunks) + delimiter + b"--\r\n"
-
-
-CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
-
-
-def raw_request(base_url: str, head: bytes, body: bytes = b"", *, timeout: float = 10.0) -> bytes:
-    """Send ``head`` (request line and headers, without the blank line) and ``body``; read all."""
-    host, port = base_url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
-        sock.sendall(head + b"\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" + body)
-        answer = b""
-        while data := sock.recv(65536):
-            answer += data
-    return answer
-
-
-def status_and_json(answer: bytes) -> tuple[int, Any]:
-    """The status and the JSON body of a raw HTTP/1.1 answer (``Connection: close``)."""
-    head, _, body = answer.partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    if b"transfer-encoding: chunked" in head.lower():
-        body = _dechunk(body)
-    return status, json.loads(body)
-
-
-def _dechunk(body: bytes) -> bytes:
-    out = b""
-    while True:
-        size_line, _, body = body.partition(b"\r\n")
-        size = int(size_line, 16)
-        if size == 0:
-            return out
-        out, body = out + body[:size], body[size + 2 :]
-
-
-def sha256(data: bytes) -> str:
-    """The hex sha256 of ``data``."""
+def file_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def leftovers(directory: Path) -> list[str]:
-    """Files in the store directory that are not a recorded upload's: incoming and stray files."""
-    incoming = directory / ".uploadwriter" / "incoming"
-    found = sorted(p.name for p in incoming.iterdir()) if incoming.exists() else []
-    records = directory / ".uploadwriter" / "records"
-    recorded = {json.loads(p.read_text())["file"] for p in records.glob("*.json")}
-    stray = sorted(p.name for p in directory.iterdir() if p.is_file() and p.name not in recorded)
-    return found + stray
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    """Wait for ``condition`` (the server handles a disconnect in its own time)."""
-    _wait_for(condition, what, timeout)
+__all__ = (
+    "STATIC",
+    "SlowFileWriter",
+    "SlowOpts",
+    "Store",
+    "file_sha256",
+    "hypercorn_trio_server",
+    "make_app",
+    "uvicorn_server",
+)

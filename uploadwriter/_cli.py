@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ._destinations import parse_destination, writer_for
 from ._errors import UploadError
 from ._events import Chunk, Done
 from ._sync import Uploader
@@ -54,6 +55,8 @@ def _send(args: argparse.Namespace) -> int:
         # Pipes, devices and /proc files announce no size (or 0): stream them
         # until EOF with no expected size, and a bar without a total.
         size = info.st_size if stat.S_ISREG(info.st_mode) and info.st_size > 0 else None
+        if args.to:
+            writer, opts = writer_for(args.to, size, path)
         with (
             logging_redirect_tqdm(),
             tqdm(
@@ -82,6 +85,13 @@ def _send(args: argparse.Namespace) -> int:
         source.close()
     print(json.dumps(dict(meta), default=str))
     return 0
+
+
+def _to(text: str) -> object:
+    try:
+        return parse_destination(text)
+    except (ValueError, TypeError, ImportError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _json(text: str) -> object:
@@ -132,7 +142,17 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     send.add_argument("file", metavar="FILE", help="the file to upload")
-    send.add_argument(
+    where = send.add_mutually_exclusive_group()
+    where.add_argument(
+        "--to",
+        type=_to,
+        action="append",
+        metavar="DEST",
+        help="where the file goes, instead of --writer: sha256 (or any hashlib algorithm; "
+        "sha256=HEX also checks the digest), s3://bucket/key, http(s)://host/path (a PUT), "
+        "tmpfile; repeat --to to write to several at once",
+    )
+    where.add_argument(
         "--writer",
         choices=("tmpfile", "echo"),
         default="tmpfile",

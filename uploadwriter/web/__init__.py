@@ -1,12 +1,17 @@
-"""The road from a browser or an HTTP client to a writer: Starlette (and FastAPI) receivers.
+"""The road from a browser or an HTTP client to a writer (``pip install 'uploadwriter[web]'``).
 
-:func:`receive_raw` streams a request body into a writer, :func:`receive_multipart`
-every file of a ``multipart/form-data`` body; :func:`raw_endpoint` and
-:func:`multipart_endpoint` are ready-made endpoints over them. Failures answer
-the same way everywhere (:data:`STATUS`, :class:`UploadRejected`).
-:func:`create_app` is the app of ``uploadwriter serve``.
+Over HTTP, in Starlette, FastAPI or any ASGI app: :func:`receive_raw` streams a
+request body into a writer, :func:`receive_multipart` every file of a
+``multipart/form-data`` body; :func:`raw_endpoint` and :func:`multipart_endpoint`
+are ready-made endpoints over them. Failures answer the same way everywhere
+(:data:`STATUS`, :class:`UploadRejected`).
 
-Needs the ``web`` extra: ``pip install 'uploadwriter[web]'``.
+Over a WebSocket: :class:`UploadChannel` is an ASGI app that receives browser
+uploads, driven by an :class:`~uploadwriter.uploads.UploadConfig`;
+``static/uploadwriter.js`` is its JavaScript client. :class:`Channel` is the
+channel's protocol as a sans-IO state machine, for writing a driver of your own.
+
+:func:`create_app` is the app of ``uploadwriter serve``, which serves both.
 """
 
 try:
@@ -17,6 +22,9 @@ except ImportError as _missing:  # pragma: no cover - the test environment has t
         f"uploadwriter.web needs the web extra ({_missing}): pip install 'uploadwriter[web]'"
     ) from _missing
 
+from ._channel import DEFAULT_WINDOW as DEFAULT_WINDOW
+from ._channel import PROTOCOL_VERSIONS as PROTOCOL_VERSIONS
+from ._channel import Channel as Channel
 from ._endpoints import Consume as Consume
 from ._endpoints import Endpoint as Endpoint
 from ._endpoints import describe as describe
@@ -37,20 +45,47 @@ from ._files import WriterFactory as WriterFactory
 from ._limits import Limits as Limits
 from ._multipart import receive_multipart as receive_multipart
 from ._names import safe_client_name as safe_client_name
+from ._outputs import CancelEntry as CancelEntry
+from ._outputs import CloseConnection as CloseConnection
+from ._outputs import LocalProtocolError as LocalProtocolError
+from ._outputs import Output as Output
+from ._outputs import SelectFiles as SelectFiles
+from ._outputs import Send as Send
+from ._outputs import StartEntry as StartEntry
+from ._outputs import WriteChunk as WriteChunk
 from ._raw import receive_raw as receive_raw
 from ._serve import create_app as create_app
+from ._table import EntryState as EntryState
+from ._websocket import UploadChannel as UploadChannel
+from ._wire import CloseCode as CloseCode
+from ._wire import chunk_frame as chunk_frame
 
 __all__ = (
+    "DEFAULT_WINDOW",
+    "PROTOCOL_VERSIONS",
     "STATUS",
+    "CancelEntry",
+    "Channel",
     "ClientDisconnected",
+    "CloseCode",
+    "CloseConnection",
     "Consume",
     "Endpoint",
+    "EntryState",
     "FilePart",
     "Limits",
+    "LocalProtocolError",
+    "Output",
     "ReceivedFile",
     "ReceivedForm",
+    "SelectFiles",
+    "Send",
+    "StartEntry",
+    "UploadChannel",
     "UploadRejected",
+    "WriteChunk",
     "WriterFactory",
+    "chunk_frame",
     "create_app",
     "describe",
     "error_body",

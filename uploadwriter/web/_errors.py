@@ -65,17 +65,16 @@ _DRIVER_CODES: Final[tuple[tuple[type[BaseException], str], ...]] = (
 
 
 class UploadRejected(UploadError):
-    """Raised by the receivers when a request's upload failed or is refused: a code and a status.
-
-    ``code`` is one of :data:`STATUS`'s keys, ``status`` its HTTP status and
-    ``message`` a sentence meant for the client (it names no server path and
-    no internal detail; the original error, if any, is the ``__cause__``).
-    """
+    """Raised by the receivers when a request's upload failed or was refused (code, status)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
+        #: One of :data:`STATUS`'s keys (``"too_large"``...).
         self.code: str = code
+        #: Its HTTP status.
         self.status: int = http_status(code)
+        #: A sentence for the client: no server path, no internal detail (the
+        #: error that caused it, if any, is the ``__cause__``).
         self.message: str = message
 
     def body(self) -> dict[str, dict[str, str]]:

@@ -8,7 +8,8 @@ from typing import Any, TypeAlias, cast
 
 import attrs
 
-from .._async import AsyncUploader, ThreadedWriter
+from .._adapters import ThreadedWriter
+from .._async import AsyncUploader
 from .._errors import FileTooLarge, IncompleteUpload, InitError, WriterFailure, safe_repr
 from .._events import Done
 from .._protocols import AsyncUploadWriter, UploadWriter, discard, is_async_writer

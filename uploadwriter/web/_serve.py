@@ -11,8 +11,8 @@ import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from ..uploads import UploadConfig
@@ -23,6 +23,7 @@ from ._limits import Accept, Limits
 from ._multipart import receive_multipart
 from ._raw import receive_raw
 from ._store import Record, Store
+from ._websocket import UploadChannel
 
 __all__ = ("DEFAULT_MAX_ENTRIES", "DEFAULT_MAX_FILE_SIZE", "create_app")
 
@@ -90,12 +91,7 @@ def create_app(
 
     routes: list[BaseRoute] = [
         Route("/", _index, methods=["GET"]),
-        # web/static/ holds the page's script and styles (the WebSocket side's).
-        *(
-            [Mount("/static", StaticFiles(directory=STATIC), name="static")]
-            if STATIC.is_dir()
-            else []
-        ),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
         Route("/upload", post_upload, methods=["POST"]),
         Route("/upload/{client_name:path}", put_upload, methods=["PUT"]),
         Route("/uploads", list_uploads, methods=["GET"]),
@@ -124,37 +120,13 @@ def _kept(store: Store, files: Sequence[ReceivedFile], via: str) -> Response:
 def _channel_routes(
     config: UploadConfig, store: Store, allowed_origins: Sequence[str] | None
 ) -> list[BaseRoute]:
-    """The WebSocket upload channel at ``/ws``.
-
-    PLACEHOLDER (webhttp), for the lead to replace when webws's channel lands:
-    ``[WebSocketRoute("/ws", UploadChannel(config, consume=store.keep_entry,
-    allowed_origins=allowed_origins))]``. ``config``'s writer factory is the
-    store's (``store.entry_writer``), and ``store.keep_entry`` moves each
-    completed entry into the directory and records it, so that ``GET /uploads``
-    lists it (tested in tests/test_web_store.py).
-    """
-    return []
+    """The WebSocket upload channel at ``/ws``: each completed entry is kept and recorded."""
+    channel = UploadChannel(config, consume=store.keep_entry, allowed_origins=allowed_origins)
+    return [WebSocketRoute("/ws", channel)]
 
 
 async def _index(request: Request) -> Response:
-    page = STATIC / "index.html"
-    if page.is_file():
-        return FileResponse(page)
-    return HTMLResponse(_PLACEHOLDER_PAGE)
-
-
-# PLACEHOLDER (webhttp): GET / serves web/static/index.html (webws's page)
-# once it exists; until then, this plain form, which posts to /upload.
-_PLACEHOLDER_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>uploadwriter serve</title></head>
-<body>
-<h1>uploadwriter serve</h1>
-<form method="post" action="/upload" enctype="multipart/form-data">
-<input type="file" name="files" multiple> <button type="submit">Upload</button>
-</form>
-<p>Completed uploads: <a href="/uploads">/uploads</a></p>
-</body></html>
-"""
+    return FileResponse(STATIC / "index.html")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

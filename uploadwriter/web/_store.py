@@ -6,8 +6,8 @@ Layout of the directory::
     DIR/.uploadwriter/incoming/*.part     uploads in progress (removed if they fail)
     DIR/.uploadwriter/records/<id>.json   one record per completed upload
 
-An upload is written to ``incoming/`` (by :class:`HashedFileWriter`, which
-hashes it on the way), then kept: renamed into ``DIR`` and recorded, the
+An upload is written to ``incoming/`` by a tee of a temp-file writer and a
+sha256 writer (so it is hashed on the way), then kept: renamed into ``DIR`` and recorded, the
 record written to a temp file and renamed into place. Each step is atomic, so
 that several processes can share the directory (the records need no lock: one
 file each), and a listing never shows a half-written upload. The name of a
@@ -27,13 +27,12 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from .._async import InlineWriter
+from .._adapters import InlineWriter
 from ..uploads import UploadEntry
-from ..writers import TmpFileOpts
+from ..writers import HashOpts, HashWriter, TeeWriter, TmpFileOpts, TmpFileWriter
 from ._files import FilePart, ReceivedFile
-from ._hashedfile import HashedFileState, HashedFileWriter
 from ._names import safe_client_name, safe_extension
 
 __all__ = ("Store",)
@@ -42,6 +41,16 @@ logger = logging.getLogger("uploadwriter.web")
 
 #: What a record shows a client (``GET /uploads``, the answer to an upload).
 Record = dict[str, Any]
+#: The store's writer: a temp file and its sha256, as the bytes arrive.
+StoreWriter = InlineWriter[tuple[TmpFileOpts, HashOpts], Any]
+StoreOpts = tuple[TmpFileOpts, HashOpts]
+
+
+def stored(meta: Mapping[str, object]) -> tuple[str, str]:
+    """The path and the sha256 in the meta of the store's writer (a tee: file, then hash)."""
+    children = cast("tuple[Mapping[str, object], Mapping[str, object]]", meta["writers"])
+    file_meta, hash_meta = children
+    return str(file_meta["path"]), str(hash_meta["hexdigest"])
 
 
 class Store:
@@ -57,14 +66,16 @@ class Store:
         self._records = self.directory / ".uploadwriter" / "records"
         self._incoming.mkdir(parents=True, exist_ok=True)
         self._records.mkdir(parents=True, exist_ok=True)
-        self._writer = InlineWriter(HashedFileWriter())
+        self._writer: StoreWriter = InlineWriter(TeeWriter(TmpFileWriter(), HashWriter()))
+        self._opts: StoreOpts = (
+            TmpFileOpts(dir=self._incoming, prefix="", suffix=".part"),
+            HashOpts("sha256"),
+        )
         self._last_ns = 0
 
     # --- writing ----------------------------------------------------------------
 
-    def writer(
-        self, part: FilePart | None = None
-    ) -> tuple[InlineWriter[TmpFileOpts, HashedFileState], TmpFileOpts]:
+    def writer(self, part: FilePart | None = None) -> tuple[StoreWriter, StoreOpts]:
         """The writer of one upload and its opts: a temp file in ``incoming/``, hashed.
 
         It runs on the event loop (:class:`~uploadwriter.InlineWriter`), as a
@@ -72,11 +83,9 @@ class Store:
         to the page cache, and a worker thread per chunk would cost more
         than the write (see ``bench/``).
         """
-        return self._writer, TmpFileOpts(dir=self._incoming, prefix="", suffix=".part")
+        return self._writer, self._opts
 
-    def entry_writer(
-        self, name: str, entry: UploadEntry
-    ) -> tuple[InlineWriter[TmpFileOpts, HashedFileState], TmpFileOpts]:
+    def entry_writer(self, name: str, entry: UploadEntry) -> tuple[StoreWriter, StoreOpts]:
         """:meth:`writer` as an :class:`~uploadwriter.UploadConfig` writer factory."""
         return self.writer()
 
@@ -85,7 +94,7 @@ class Store:
     ) -> Record:
         """Move a completed upload into the directory and record it; return its record.
 
-        ``meta`` is the store writer's (``{"path", "sha256"}``).
+        ``meta`` is the store writer's: a tee's, of the file, then its sha256.
 
         Raises:
             OSError: the file cannot be moved or the record written (then
@@ -93,17 +102,17 @@ class Store:
         """
         name = safe_client_name(client_name)
         upload_id = self._new_id()
-        stored = upload_id + safe_extension(name)
-        source = str(meta["path"])
-        target = self.directory / stored
+        name_on_disk = upload_id + safe_extension(name)
+        source, sha256 = stored(meta)
+        target = self.directory / name_on_disk
         os.rename(source, target)
         record = {
             "id": upload_id,
             "client_name": name,
             "content_type": content_type,
             "size": target.stat().st_size,
-            "sha256": str(meta["sha256"]),
-            "file": stored,
+            "sha256": sha256,
+            "file": name_on_disk,
             "via": via,
             "uploaded_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         }
