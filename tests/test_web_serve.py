@@ -431,3 +431,31 @@ def test_an_unexpected_failure_is_answered_in_json(
         answer = httpx.get(f"{base}/uploads")
     assert error_of(answer) == (500, "internal_error")
     assert "a bug" not in answer.text
+
+
+# --- the WebSocket channel of the same app -----------------------------------------------
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # the client is websockets (asyncio)
+@pytest.mark.anyio
+async def test_the_channel_keeps_its_uploads_in_the_same_store(
+    anyio_backend: str, server_name: str, store_dir: Path
+) -> None:
+    from .test_web_websocket import Client, _connect, file
+
+    data = os.urandom(150_000)
+    with SERVERS[server_name](create_app(store_dir, max_entries=2)) as base:
+        async with await _connect(base.removeprefix("http://")) as ws:
+            client = Client(ws)
+            await client.hello()
+            verdicts = await client.select(file("a", data, "photo.jpg"), file("b", b"x" * 10))
+            assert {v["type"] for v in verdicts.values()} == {"accepted"}
+            done = await client.upload("a", data)
+            assert done["type"] == "done", done
+        async with httpx.AsyncClient() as http:
+            listed = (await http.get(f"{base}/uploads")).json()["files"]
+    (record,) = listed
+    assert done["result"] == record
+    assert (record["client_name"], record["via"]) == ("photo.jpg", "websocket")
+    check_stored(store_dir, record, data)
+    assert leftovers(store_dir) == []
