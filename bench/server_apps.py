@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from uploadwriter import InlineWriter
-from uploadwriter.web import FilePart, Limits, create_app, multipart_endpoint, raw_endpoint
+from uploadwriter.web import FilePart, HttpLimits, create_app, multipart_endpoint, raw_endpoint
 from uploadwriter.writers import TmpFileOpts, TmpFileWriter
 
 DIR = os.environ.get("UPLOADWRITER_BENCH_DIR", ".")
@@ -35,7 +35,7 @@ def library() -> Starlette:
     def writer(part: FilePart) -> tuple[Any, TmpFileOpts]:
         return InlineWriter(TmpFileWriter()), TmpFileOpts(dir=DIR)
 
-    limits = Limits(max_file_size=BIG, max_entries=10)
+    limits = HttpLimits(max_file_size=BIG, max_entries=10)
     return Starlette(
         routes=[
             Route("/upload", multipart_endpoint(writer, limits=limits), methods=["POST"]),

@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request
 
 from uploadwriter.web import (
     FilePart,
-    Limits,
+    HttpLimits,
     ReceivedFile,
     UploadRejected,
     raw_endpoint,
@@ -31,7 +31,7 @@ from uploadwriter.web import (
 )
 from uploadwriter.writers import TmpFileOpts, TmpFileWriter
 
-LIMITS = Limits(accept=["image/*"], max_file_size=10_000_000, max_entries=5, chunk_timeout=10)
+LIMITS = HttpLimits(accept=["image/*"], max_file_size=10_000_000, max_entries=5, chunk_timeout=10)
 
 
 def create_app(directory: str | os.PathLike[str]) -> FastAPI:

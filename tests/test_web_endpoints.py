@@ -16,7 +16,7 @@ from starlette.routing import Route
 from uploadwriter import InlineWriter
 from uploadwriter.web import (
     FilePart,
-    Limits,
+    HttpLimits,
     ReceivedFile,
     UploadRejected,
     multipart_endpoint,
@@ -44,7 +44,7 @@ def url(tmp_path: Path) -> Iterator[str]:
         file.discard()
         return JSONResponse({"size": file.size})
 
-    limits = Limits(max_entries=3, max_file_size=100)
+    limits = HttpLimits(max_entries=3, max_file_size=100)
     app = Starlette(
         routes=[
             Route(

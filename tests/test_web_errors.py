@@ -1,4 +1,4 @@
-"""The pure parts of the web layer: the error mapping, ``Limits``, client names."""
+"""The pure parts of the web layer: the error mapping, ``HttpLimits``, client names."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from uploadwriter import (
 from uploadwriter.web import (
     STATUS,
     ClientDisconnected,
-    Limits,
+    HttpLimits,
     UploadRejected,
     error_body,
     error_code,
@@ -84,12 +84,12 @@ def test_rejections_carry_their_answer() -> None:
     assert "after 42 bytes" in gone.message
 
 
-# --- Limits -----------------------------------------------------------------------------
+# --- HttpLimits -----------------------------------------------------------------------------
 
 
 def test_limits_defaults_follow_upload_config() -> None:
     config = UploadConfig("x", accept="any")
-    limits = Limits()
+    limits = HttpLimits()
     assert (limits.max_file_size, limits.max_entries, limits.chunk_timeout) == (
         config.max_file_size,
         config.max_entries,
@@ -101,15 +101,15 @@ def test_limits_from_a_config() -> None:
     config = UploadConfig(
         "x", accept=[".JPG", "image/png"], max_file_size=5, max_entries=3, chunk_timeout=2
     )
-    limits = Limits.from_config(config, max_fields=7)
-    assert limits == Limits(
+    limits = HttpLimits.from_config(config, max_fields=7)
+    assert limits == HttpLimits(
         accept=(".jpg", "image/png"), max_file_size=5, max_entries=3, chunk_timeout=2, max_fields=7
     )
     assert limits.accepts("a.jpg", "")
     assert limits.accepts("b", "image/png")
     assert not limits.accepts("c.gif", "image/gif")
     with pytest.raises(TypeError, match="needs an UploadConfig"):
-        Limits.from_config("x")  # type: ignore[arg-type]
+        HttpLimits.from_config("x")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -117,24 +117,32 @@ def test_limits_from_a_config() -> None:
     [
         ({"accept": []}, ValueError, "accept=\\[\\] accepts nothing"),
         ({"accept": "jpg"}, ValueError, "accept='jpg' is not allowed"),
-        ({"max_file_size": 0}, ValueError, "Limits.max_file_size must be 1 or more bytes, not 0"),
-        ({"max_entries": 1.5}, TypeError, "Limits.max_entries must be an int"),
-        ({"max_fields": True}, TypeError, "Limits.max_fields must be an int"),
-        ({"max_field_size": -1}, ValueError, "Limits.max_field_size must be 1 or more bytes"),
-        ({"chunk_timeout": 0}, ValueError, "Limits.chunk_timeout must be a finite number"),
-        ({"chunk_timeout": float("inf")}, ValueError, "Limits.chunk_timeout must be a finite"),
-        ({"chunk_timeout": "10"}, TypeError, "Limits.chunk_timeout must be a number of seconds"),
+        (
+            {"max_file_size": 0},
+            ValueError,
+            "HttpLimits.max_file_size must be 1 or more bytes, not 0",
+        ),
+        ({"max_entries": 1.5}, TypeError, "HttpLimits.max_entries must be an int"),
+        ({"max_fields": True}, TypeError, "HttpLimits.max_fields must be an int"),
+        ({"max_field_size": -1}, ValueError, "HttpLimits.max_field_size must be 1 or more bytes"),
+        ({"chunk_timeout": 0}, ValueError, "HttpLimits.chunk_timeout must be a finite number"),
+        ({"chunk_timeout": float("inf")}, ValueError, "HttpLimits.chunk_timeout must be a finite"),
+        (
+            {"chunk_timeout": "10"},
+            TypeError,
+            "HttpLimits.chunk_timeout must be a number of seconds",
+        ),
     ],
 )
 def test_limits_refuse_bad_options(
     options: dict[str, object], error: type[Exception], message: str
 ) -> None:
     with pytest.raises(error, match=message):
-        Limits(**options)  # type: ignore[arg-type]
+        HttpLimits(**options)  # type: ignore[arg-type]
 
 
 def test_no_chunk_timeout() -> None:
-    assert Limits(chunk_timeout=None).chunk_timeout is None
+    assert HttpLimits(chunk_timeout=None).chunk_timeout is None
 
 
 # --- client names -------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from uploadwriter import Cancel, Done, Error, InlineWriter
 from uploadwriter.web import (
     ClientDisconnected,
     FilePart,
-    Limits,
+    HttpLimits,
     ReceivedForm,
     UploadRejected,
     receive_multipart,
@@ -121,7 +121,7 @@ async def test_chunk_boundaries_do_not_change_what_is_received(
     received = await receive_multipart(
         request(body, cuts=cuts),
         recording(log),
-        limits=Limits(max_entries=10, max_fields=10),
+        limits=HttpLimits(max_entries=10, max_fields=10),
     )
     files = [(n, f, d) for n, f, d in parts if f is not None]
     got = [(f.field, f.size, f.meta["data"]) for f in received.files]
@@ -137,7 +137,7 @@ def text_fields_parts() -> list[tuple[str, str | None, bytes]]:
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_text_fields_and_the_field_helper(anyio_backend: str) -> None:
     body = multipart_body([part(n, d) for n, _, d in text_fields_parts()])
-    form = await receive_multipart(request(body), recording([]), limits=Limits())
+    form = await receive_multipart(request(body), recording([]), limits=HttpLimits())
     assert form == ReceivedForm((), (("a", "one"), ("a", "two"), ("b", "é")))
     assert (form.field("a"), form.field("b"), form.field("c")) == ("one", "é", None)
 
@@ -158,7 +158,7 @@ async def test_the_factory_is_told_about_each_part(anyio_backend: str) -> None:
             part("doc", b"1234", filename="a.txt", headers=["Content-Length: 4"]),
         ]
     )
-    await receive_multipart(request(body), factory, limits=Limits(max_entries=2))
+    await receive_multipart(request(body), factory, limits=HttpLimits(max_entries=2))
     first, second = parts_seen
     assert (first.client_name, first.content_type, first.field, first.index) == (
         "me.jpg",
@@ -184,7 +184,7 @@ async def test_sync_writers_run_in_threads_and_inline_writers_on_the_loop(
         made.append(writer)
         return writer, TmpFileOpts(dir=tmp_path)
 
-    form = await receive_multipart(request(body), factory, limits=Limits(max_entries=2))  # type: ignore[arg-type]
+    form = await receive_multipart(request(body), factory, limits=HttpLimits(max_entries=2))  # type: ignore[arg-type]
     assert [Path(str(f.meta["path"])).read_bytes() for f in form.files] == [b"x" * 1000, b"y"]
     for file in form.files:
         file.discard()
@@ -194,7 +194,7 @@ async def test_sync_writers_run_in_threads_and_inline_writers_on_the_loop(
 async def test_a_factory_that_returns_something_else(anyio_backend: str) -> None:
     body = multipart_body([part("a", b"x", filename="a")])
     with pytest.raises(TypeError, match=r"must return a \(writer, opts\) tuple, not 'oops'"):
-        await receive_multipart(request(body), lambda part: "oops", limits=Limits())  # type: ignore[arg-type,return-value]
+        await receive_multipart(request(body), lambda part: "oops", limits=HttpLimits())  # type: ignore[arg-type,return-value]
 
 
 async def test_a_file_input_left_empty_is_skipped(anyio_backend: str) -> None:
@@ -202,14 +202,16 @@ async def test_a_file_input_left_empty_is_skipped(anyio_backend: str) -> None:
     body = multipart_body(
         [part("f", b"", filename="", content_type="application/octet-stream"), part("t", b"x")]
     )
-    form = await receive_multipart(request(body), recording(log), limits=Limits(accept=[".jpg"]))
+    form = await receive_multipart(
+        request(body), recording(log), limits=HttpLimits(accept=[".jpg"])
+    )
     assert (form.files, form.fields, log) == ((), (("t", "x"),), [])
 
 
 async def test_an_empty_file_with_a_name_is_a_file(anyio_backend: str) -> None:
     log: list[AsyncRecordingWriter] = []
     body = multipart_body([part("f", b"", filename="empty.txt")])
-    form = await receive_multipart(request(body), recording(log), limits=Limits())
+    form = await receive_multipart(request(body), recording(log), limits=HttpLimits())
     assert [(f.client_name, f.size) for f in form.files] == [("empty.txt", 0)]
     assert close_reasons(log) == [[Done()]]
 
@@ -218,7 +220,7 @@ async def test_an_empty_file_with_a_name_is_a_file(anyio_backend: str) -> None:
 
 
 async def reject(
-    req: Request, log: list[AsyncRecordingWriter], limits: Limits, **script: Any
+    req: Request, log: list[AsyncRecordingWriter], limits: HttpLimits, **script: Any
 ) -> UploadRejected:
     with pytest.raises(UploadRejected) as caught:
         await receive_multipart(req, recording(log, **script), limits=limits)
@@ -237,7 +239,7 @@ async def test_a_failure_cancels_the_open_writer_and_discards_completed_files(
 
     with pytest.raises(UploadRejected) as caught:
         await receive_multipart(
-            request(body), factory, limits=Limits(max_entries=2, max_file_size=100)
+            request(body), factory, limits=HttpLimits(max_entries=2, max_file_size=100)
         )
     assert (caught.value.status, caught.value.code) == (413, "too_large")
     assert caught.value.message == "file 'b' is larger than the limit of 100 bytes"
@@ -249,46 +251,46 @@ async def test_a_failure_cancels_the_open_writer_and_discards_completed_files(
     [
         (
             [part("f", b"x" * 11, filename="f")],
-            Limits(max_file_size=10),
+            HttpLimits(max_file_size=10),
             413,
             "too_large",
             [[Cancel()]],
         ),
         (
             [part("f", b"x", filename="a"), part("g", b"y", filename="b")],
-            Limits(),
+            HttpLimits(),
             413,
             "too_many_files",
             [[Done()]],
         ),
-        ([part("f", b"x", filename="a.exe")], Limits(accept=[".jpg"]), 415, "not_accepted", []),
+        ([part("f", b"x", filename="a.exe")], HttpLimits(accept=[".jpg"]), 415, "not_accepted", []),
         (
             [part("f", b"x", filename="f", headers=["Content-Length: 11"])],
-            Limits(max_file_size=10),
+            HttpLimits(max_file_size=10),
             413,
             "too_large",
             [],
         ),
         (
             [part("f", b"x" * 5, filename="f", headers=["Content-Length: 4"])],
-            Limits(),
+            HttpLimits(),
             413,
             "too_large",
             [],
         ),
         (
             [part("f", b"x" * 5, filename="f", headers=["Content-Length: 9"])],
-            Limits(),
+            HttpLimits(),
             400,
             "incomplete",
             [[Cancel()]],
         ),
-        ([part("t", b"x" * 11)], Limits(max_field_size=10), 413, "too_large", []),
-        ([part("t", b"x"), part("u", b"y")], Limits(max_fields=1), 413, "too_large", []),
-        ([part("t", b"\xff\xfe")], Limits(), 400, "malformed", []),
+        ([part("t", b"x" * 11)], HttpLimits(max_field_size=10), 413, "too_large", []),
+        ([part("t", b"x"), part("u", b"y")], HttpLimits(max_fields=1), 413, "too_large", []),
+        ([part("t", b"\xff\xfe")], HttpLimits(), 400, "malformed", []),
         (
             [part("t", b"x", content_type="text/plain; charset=no-such")],
-            Limits(),
+            HttpLimits(),
             400,
             "malformed",
             [],
@@ -298,7 +300,7 @@ async def test_a_failure_cancels_the_open_writer_and_discards_completed_files(
 async def test_rejections(  # noqa: PLR0917 - one parameter per column of the table
     anyio_backend: str,
     parts: list[bytes],
-    limits: Limits,
+    limits: HttpLimits,
     status: int,
     code: str,
     closes: list[list[object]],
@@ -315,13 +317,13 @@ async def test_a_part_that_sends_past_its_declared_length_mid_file(anyio_backend
     body = multipart_body([part("f", b"x" * 5000, filename="f", headers=["Content-Length: 4000"])])
     start = body.index(b"xxxx")
     # Cut mid-file: the writer gets 3000 bytes, then the parser refuses the rest.
-    rejected = await reject(request(body, cuts=[start + 3000]), log, Limits())
+    rejected = await reject(request(body, cuts=[start + 3000]), log, HttpLimits())
     assert rejected.code == "too_large"
     assert "more than the 4000 bytes it declared" in rejected.message
     assert close_reasons(log) == [[Cancel()]]
     # Cut at the declared end: the writer completes (L3), then the request fails.
     log.clear()
-    rejected = await reject(request(body, cuts=[start + 4000]), log, Limits())
+    rejected = await reject(request(body, cuts=[start + 4000]), log, HttpLimits())
     assert rejected.code == "too_large"
     assert close_reasons(log) == [[Done()]]
 
@@ -346,12 +348,12 @@ async def test_a_part_that_sends_past_its_declared_length_mid_file(anyio_backend
 async def test_bodies_that_are_not_multipart(
     anyio_backend: str, content_type: str, body: bytes, status: int, code: str
 ) -> None:
-    rejected = await reject(request(body, content_type=content_type), [], Limits())
+    rejected = await reject(request(body, content_type=content_type), [], HttpLimits())
     assert (rejected.status, rejected.code) == (status, code)
 
 
 async def test_a_body_longer_than_any_the_limits_allow(anyio_backend: str) -> None:
-    limits = Limits(max_file_size=1, max_fields=1, max_field_size=1)
+    limits = HttpLimits(max_file_size=1, max_fields=1, max_field_size=1)
     preamble = b"x" * (2 * 1024 * 1024)  # skipped by the parser, but not forever
     rejected = await reject(
         request(preamble + multipart_body([]), cuts=range(0, len(preamble), 65536)), [], limits
@@ -371,7 +373,7 @@ async def test_writer_failures_are_500_and_logged(
     ):
         log: list[AsyncRecordingWriter] = []
         with caplog.at_level(logging.ERROR, logger="uploadwriter.web"):
-            rejected = await reject(request(body), log, Limits(), **script)
+            rejected = await reject(request(body), log, HttpLimits(), **script)
         assert (rejected.status, rejected.code) == (500, "writer_failure")
         assert rejected.message == "file 'f.txt' could not be stored; the upload was cancelled"
         assert [[type(r) for r in rs] for rs in close_reasons(log)] == [
@@ -385,7 +387,7 @@ async def test_a_disconnect_cancels_the_writer(anyio_backend: str) -> None:
     whole = multipart_body([part("f", b"x" * 1000, filename="f")])
     with pytest.raises(ClientDisconnected) as caught:
         await receive_multipart(
-            request(whole[:500], cuts=[200], then=disconnect), recording(log), limits=Limits()
+            request(whole[:500], cuts=[200], then=disconnect), recording(log), limits=HttpLimits()
         )
     assert (caught.value.code, caught.value.received) == ("incomplete", 500)
     assert close_reasons(log) == [[Cancel()]]
@@ -402,7 +404,7 @@ async def test_the_chunk_timeout(anyio_backend: str, where: str) -> None:
         raise AssertionError("the chunk timeout did not fire")
 
     with anyio.fail_after(5):
-        rejected = await reject(request(sent, then=never), log, Limits(chunk_timeout=0.2))
+        rejected = await reject(request(sent, then=never), log, HttpLimits(chunk_timeout=0.2))
     assert (rejected.status, rejected.code) == (408, "chunk_timeout")
     assert rejected.message == "no data arrived for 0.2 seconds; the upload was cancelled"
     assert close_reasons(log) == ([[Cancel()]] if sent else [])
@@ -414,7 +416,7 @@ async def test_a_slow_writer_counts_against_the_chunk_timeout(anyio_backend: str
     log: list[AsyncRecordingWriter] = []
     body = multipart_body([part("f", b"x" * 10, filename="f")])
     rejected = await reject(
-        request(body, then=disconnect), log, Limits(chunk_timeout=0.1), write=[ok(delay=5)]
+        request(body, then=disconnect), log, HttpLimits(chunk_timeout=0.1), write=[ok(delay=5)]
     )
     assert rejected.code == "chunk_timeout"
     assert close_reasons(log) == [[Cancel()]]
@@ -426,7 +428,7 @@ async def test_the_deadline_is_lifted_once_the_body_has_arrived(anyio_backend: s
     log: list[AsyncRecordingWriter] = []
     body = multipart_body([part("f", b"x" * 10, filename="f")])
     form = await receive_multipart(
-        request(body), recording(log, close=[ok(delay=0.3)]), limits=Limits(chunk_timeout=0.1)
+        request(body), recording(log, close=[ok(delay=0.3)]), limits=HttpLimits(chunk_timeout=0.1)
     )
     assert [f.size for f in form.files] == [10]
 
@@ -441,7 +443,7 @@ async def test_cancellation_from_outside_goes_through(anyio_backend: str) -> Non
 
     with anyio.move_on_after(0.1) as scope:
         await receive_multipart(
-            request(whole[:500], then=never), recording(log), limits=Limits(chunk_timeout=None)
+            request(whole[:500], then=never), recording(log), limits=HttpLimits(chunk_timeout=None)
         )
     assert scope.cancelled_caught
     assert close_reasons(log) == [[Cancel()]]
@@ -460,7 +462,7 @@ async def test_raw_bodies_arrive_whole(data: bytes, cuts: list[int]) -> None:
         ),
         recording(log),
         client_name="../a.png",
-        limits=Limits(),
+        limits=HttpLimits(),
     )
     assert (file.client_name, file.content_type, file.field, file.size) == (
         "a.png",
@@ -475,14 +477,14 @@ async def test_raw_bodies_arrive_whole(data: bytes, cuts: list[int]) -> None:
 @pytest.mark.parametrize(
     ("headers", "limits", "code"),
     [
-        ([("content-length", "11")], Limits(max_file_size=10), "too_large"),
-        ([("content-length", "1x")], Limits(), "malformed"),
-        ([("content-length", "٣")], Limits(), "malformed"),
-        ([], Limits(accept=["image/*"]), "not_accepted"),
+        ([("content-length", "11")], HttpLimits(max_file_size=10), "too_large"),
+        ([("content-length", "1x")], HttpLimits(), "malformed"),
+        ([("content-length", "٣")], HttpLimits(), "malformed"),
+        ([], HttpLimits(accept=["image/*"]), "not_accepted"),
     ],
 )
 async def test_raw_bodies_refused_before_any_byte(
-    anyio_backend: str, headers: list[tuple[str, str]], limits: Limits, code: str
+    anyio_backend: str, headers: list[tuple[str, str]], limits: HttpLimits, code: str
 ) -> None:
     log: list[AsyncRecordingWriter] = []
     with pytest.raises(UploadRejected) as caught:
@@ -499,7 +501,7 @@ async def test_raw_bodies_too_large_as_they_arrive(anyio_backend: str) -> None:
     log: list[AsyncRecordingWriter] = []
     with pytest.raises(UploadRejected) as caught:
         await receive_raw(
-            request(b"x" * 11, cuts=[6]), recording(log), limits=Limits(max_file_size=10)
+            request(b"x" * 11, cuts=[6]), recording(log), limits=HttpLimits(max_file_size=10)
         )
     assert (caught.value.code, caught.value.message) == (
         "too_large",
@@ -511,7 +513,7 @@ async def test_raw_bodies_too_large_as_they_arrive(anyio_backend: str) -> None:
 async def test_raw_disconnect_and_timeout(anyio_backend: str) -> None:
     log: list[AsyncRecordingWriter] = []
     with pytest.raises(ClientDisconnected):
-        await receive_raw(request(b"abc", then=disconnect), recording(log), limits=Limits())
+        await receive_raw(request(b"abc", then=disconnect), recording(log), limits=HttpLimits())
 
     async def never() -> Message:
         await anyio.sleep(30)
@@ -519,7 +521,7 @@ async def test_raw_disconnect_and_timeout(anyio_backend: str) -> None:
 
     with pytest.raises(UploadRejected) as caught:
         await receive_raw(
-            request(b"abc", then=never), recording(log), limits=Limits(chunk_timeout=0.1)
+            request(b"abc", then=never), recording(log), limits=HttpLimits(chunk_timeout=0.1)
         )
     assert caught.value.code == "chunk_timeout"
     assert close_reasons(log) == [[Cancel()], [Cancel()]]
@@ -530,7 +532,7 @@ async def test_raw_writer_failure_and_a_sync_writer(anyio_backend: str) -> None:
         await receive_raw(
             request(b"abc"),
             lambda part: (RecordingWriter(write=[err("nope")]), None),
-            limits=Limits(),
+            limits=HttpLimits(),
         )
     assert caught.value.code == "writer_failure"
     file = await receive_raw(request(b"abc"), lambda part: (RecordingWriter(), None))
@@ -550,5 +552,5 @@ async def test_a_completed_raw_upload_is_discarded_if_the_request_still_fails(
     # The body's last message says more is coming: the receiver reads on, and
     # meets the disconnect after the writer completed.
     with pytest.raises(ClientDisconnected):
-        await receive_raw(req, factory, limits=Limits())
+        await receive_raw(req, factory, limits=HttpLimits())
     assert list(tmp_path.iterdir()) == []

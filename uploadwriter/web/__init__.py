@@ -39,10 +39,10 @@ from ._errors import error_body as error_body
 from ._errors import error_code as error_code
 from ._errors import http_status as http_status
 from ._files import FilePart as FilePart
+from ._files import PartWriterFactory as PartWriterFactory
 from ._files import ReceivedFile as ReceivedFile
 from ._files import ReceivedForm as ReceivedForm
-from ._files import WriterFactory as WriterFactory
-from ._limits import Limits as Limits
+from ._limits import HttpLimits as HttpLimits
 from ._multipart import receive_multipart as receive_multipart
 from ._names import safe_client_name as safe_client_name
 from ._outputs import CancelEntry as CancelEntry
@@ -73,9 +73,10 @@ __all__ = (
     "Endpoint",
     "EntryState",
     "FilePart",
-    "Limits",
+    "HttpLimits",
     "LocalProtocolError",
     "Output",
+    "PartWriterFactory",
     "ReceivedFile",
     "ReceivedForm",
     "SelectFiles",
@@ -84,7 +85,6 @@ __all__ = (
     "UploadChannel",
     "UploadRejected",
     "WriteChunk",
-    "WriterFactory",
     "chunk_frame",
     "create_app",
     "describe",

@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ._errors import UploadRejected
-from ._files import ReceivedFile, WriterFactory
-from ._limits import Limits
+from ._files import PartWriterFactory, ReceivedFile
+from ._limits import HttpLimits
 from ._multipart import receive_multipart
 from ._raw import receive_raw
 
@@ -31,7 +31,7 @@ Consume: TypeAlias = Callable[[ReceivedFile], object]
 #: A Starlette (or FastAPI) endpoint: a request in, a response out.
 Endpoint: TypeAlias = Callable[[Request], Awaitable[Response]]
 
-_LIMITS = Limits()
+_LIMITS = HttpLimits()
 
 
 def describe(file: ReceivedFile) -> dict[str, object]:
@@ -88,7 +88,7 @@ async def consume_all(files: Sequence[ReceivedFile], consume: Consume) -> list[o
 
 
 def multipart_endpoint(
-    writer: WriterFactory, *, consume: Consume = describe, limits: Limits = _LIMITS
+    writer: PartWriterFactory, *, consume: Consume = describe, limits: HttpLimits = _LIMITS
 ) -> Endpoint:
     """Return an endpoint that receives a ``multipart/form-data`` body (:func:`receive_multipart`).
 
@@ -108,10 +108,10 @@ def multipart_endpoint(
 
 
 def raw_endpoint(
-    writer: WriterFactory,
+    writer: PartWriterFactory,
     *,
     consume: Consume = describe,
-    limits: Limits = _LIMITS,
+    limits: HttpLimits = _LIMITS,
     name_param: str = "client_name",
 ) -> Endpoint:
     """Return an endpoint that receives a raw request body as one file (:func:`receive_raw`).

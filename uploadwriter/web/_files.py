@@ -14,13 +14,13 @@ from .._errors import FileTooLarge, IncompleteUpload, InitError, WriterFailure, 
 from .._events import Done
 from .._protocols import AsyncUploadWriter, UploadWriter, discard, is_async_writer
 from ._errors import UploadRejected
-from ._limits import Limits
+from ._limits import HttpLimits
 
 __all__ = (
     "FilePart",
+    "PartWriterFactory",
     "ReceivedFile",
     "ReceivedForm",
-    "WriterFactory",
     "check_part",
     "discard_completed",
     "rejection",
@@ -59,7 +59,7 @@ class FilePart:
 #: A sync writer runs in worker threads (:class:`~uploadwriter.ThreadedWriter`);
 #: wrap one that never blocks in :class:`~uploadwriter.InlineWriter` to call it
 #: on the event loop instead.
-WriterFactory: TypeAlias = Callable[
+PartWriterFactory: TypeAlias = Callable[
     [FilePart], "tuple[UploadWriter[Any, Any] | AsyncUploadWriter[Any, Any], Any]"
 ]
 
@@ -101,7 +101,7 @@ class ReceivedForm:
         return next((value for key, value in self.fields if key == name), None)
 
 
-def check_part(part: FilePart, limits: Limits) -> None:
+def check_part(part: FilePart, limits: HttpLimits) -> None:
     """Refuse a file before any byte of it is read: a type not accepted, a declared size too large.
 
     Raises:
@@ -123,7 +123,7 @@ def check_part(part: FilePart, limits: Limits) -> None:
 
 
 def start_upload(
-    factory: WriterFactory, part: FilePart, limits: Limits
+    factory: PartWriterFactory, part: FilePart, limits: HttpLimits
 ) -> tuple[object, AsyncUploader[Any, Any]]:
     """Call the writer factory; return its writer and the driver that runs it (not entered).
 
@@ -174,7 +174,7 @@ def received(part: FilePart, writer: object, driver: AsyncUploader[Any, Any]) ->
     )
 
 
-def timed_out(limits: Limits) -> UploadRejected:
+def timed_out(limits: HttpLimits) -> UploadRejected:
     """The rejection of a request whose client sent nothing for ``chunk_timeout`` seconds."""
     return UploadRejected(
         "chunk_timeout",

@@ -1,4 +1,4 @@
-"""``Limits``: what an HTTP upload route accepts, validated once, when the route is made."""
+"""``HttpLimits``: what an HTTP upload route accepts, validated once, when the route is made."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import attrs
 from .._errors import safe_repr
 from ..uploads import UploadConfig
 
-__all__ = ("Accept", "Limits")
+__all__ = ("Accept", "HttpLimits")
 
 #: ``"any"``, or file type specifiers as :class:`~uploadwriter.UploadConfig` takes them.
 Accept: TypeAlias = Literal["any"] | Sequence[str]
@@ -20,9 +20,11 @@ Accept: TypeAlias = Literal["any"] | Sequence[str]
 def _count(option: str, allowed: str) -> Callable[[Any, attrs.Attribute[Any], object], None]:
     def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"Limits.{option} must be an int ({allowed}), not {safe_repr(value)}")
+            raise TypeError(
+                f"HttpLimits.{option} must be an int ({allowed}), not {safe_repr(value)}"
+            )
         if value < 1:
-            raise ValueError(f"Limits.{option} must be {allowed}, not {value}")
+            raise ValueError(f"HttpLimits.{option} must be {allowed}, not {value}")
 
     return check
 
@@ -32,11 +34,11 @@ def _timeout(instance: object, attribute: attrs.Attribute[Any], value: object) -
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(
-            f"Limits.chunk_timeout must be a number of seconds or None, not {safe_repr(value)}"
+            f"HttpLimits.chunk_timeout must be a number of seconds or None, not {safe_repr(value)}"
         )
     if not (value > 0 and math.isfinite(value)):
         raise ValueError(
-            f"Limits.chunk_timeout must be a finite number of seconds above 0 (or None for "
+            f"HttpLimits.chunk_timeout must be a finite number of seconds above 0 (or None for "
             f"no timeout), not {value!r}"
         )
 
@@ -47,13 +49,13 @@ def _accept(value: object) -> Literal["any"] | tuple[str, ...]:
     return UploadConfig("http", accept=value).accept
 
 
-def _accept_config(limits: Limits) -> UploadConfig:
+def _accept_config(limits: HttpLimits) -> UploadConfig:
     # Answers ``accepts`` for every request, with Phoenix's rules.
     return UploadConfig("http", accept=limits.accept)
 
 
 @attrs.frozen
-class Limits:
+class HttpLimits:
     """What an HTTP upload route accepts; checked as the bytes arrive.
 
     ``accept`` takes what :class:`~uploadwriter.UploadConfig` takes (``"any"``,
@@ -94,7 +96,7 @@ class Limits:
     @classmethod
     def from_config(
         cls, config: UploadConfig, *, max_field_size: int = 64 * 1024, max_fields: int = 100
-    ) -> Limits:
+    ) -> HttpLimits:
         """Take ``accept``, ``max_file_size``, ``max_entries``, ``chunk_timeout`` from ``config``.
 
         So that the HTTP routes and a WebSocket channel on the same
@@ -104,7 +106,9 @@ class Limits:
             TypeError: ``config`` is not an :class:`~uploadwriter.UploadConfig`.
         """
         if not isinstance(config, UploadConfig):
-            raise TypeError(f"Limits.from_config needs an UploadConfig, not {safe_repr(config)}")
+            raise TypeError(
+                f"HttpLimits.from_config needs an UploadConfig, not {safe_repr(config)}"
+            )
         return cls(
             accept=config.accept,
             max_file_size=config.max_file_size,

@@ -23,9 +23,9 @@ from ._body import Body
 from ._errors import UploadRejected
 from ._files import (
     FilePart,
+    PartWriterFactory,
     ReceivedFile,
     ReceivedForm,
-    WriterFactory,
     check_part,
     discard_completed,
     received,
@@ -33,12 +33,12 @@ from ._files import (
     start_upload,
     timed_out,
 )
-from ._limits import Limits
+from ._limits import HttpLimits
 from ._names import safe_client_name
 
 __all__ = ("receive_multipart",)
 
-_LIMITS = Limits()
+_LIMITS = HttpLimits()
 
 # Bounds on a part's headers: 8 lines (the parser's default), of up to 256 KiB
 # each, far above its default of 4 KiB: a file name is recorded, made safe and
@@ -129,7 +129,7 @@ class _Events:
             self._events = self._parser.parse(data)
 
 
-def _max_body(limits: Limits) -> int:
+def _max_body(limits: HttpLimits) -> int:
     # Everything the limits allow, with room for each part's headers and
     # delimiters, and for a preamble and an epilogue, which the parser skips.
     parts = limits.max_entries + limits.max_fields
@@ -138,7 +138,7 @@ def _max_body(limits: Limits) -> int:
     return files + limits.max_fields * limits.max_field_size + overhead
 
 
-async def _field(events: _Events, segment: MultipartSegment, limits: Limits) -> tuple[str, str]:
+async def _field(events: _Events, segment: MultipartSegment, limits: HttpLimits) -> tuple[str, str]:
     name = segment.name or ""
     value = bytearray()
     while type(event := await events.next()) is bytes:
@@ -179,8 +179,8 @@ def _declared_mismatch(segment: MultipartSegment, part: FilePart) -> UploadRejec
 async def _file(
     events: _Events,
     segment: MultipartSegment,
-    factory: WriterFactory,
-    limits: Limits,
+    factory: PartWriterFactory,
+    limits: HttpLimits,
     index: int,
 ) -> ReceivedFile | None:
     part = FilePart(
@@ -226,8 +226,8 @@ async def _file(
 
 async def _parts(
     events: _Events,
-    factory: WriterFactory,
-    limits: Limits,
+    factory: PartWriterFactory,
+    limits: HttpLimits,
     files: list[ReceivedFile],
     fields: list[tuple[str, str]],
 ) -> None:
@@ -252,7 +252,7 @@ async def _parts(
 
 
 async def receive_multipart(
-    request: Request, writer: WriterFactory, *, limits: Limits = _LIMITS
+    request: Request, writer: PartWriterFactory, *, limits: HttpLimits = _LIMITS
 ) -> ReceivedForm:
     """Stream every file of a ``multipart/form-data`` body into a writer from ``writer(part)``.
 

@@ -24,7 +24,7 @@ def safe_client_name(name: str) -> str:
     ``C:\\fakepath\\photo.jpg`` is ``photo.jpg``), control and format
     characters (NUL, newlines, bidirectional overrides...) are removed,
     surrounding spaces stripped, and a name longer than
-    :data:`MAX_NAME_LENGTH` is cut in the middle, keeping its extension. A
+    255 characters is cut in the middle, keeping its extension. A
     name with nothing left (``""``, ``".."``, ``"/"``) becomes ``"unnamed"``.
     The result is for display and records: it is still never used as a path.
     """

@@ -10,8 +10,8 @@ from ._body import Body
 from ._errors import UploadRejected
 from ._files import (
     FilePart,
+    PartWriterFactory,
     ReceivedFile,
-    WriterFactory,
     check_part,
     discard_completed,
     received,
@@ -19,12 +19,12 @@ from ._files import (
     start_upload,
     timed_out,
 )
-from ._limits import Limits
+from ._limits import HttpLimits
 from ._names import safe_client_name
 
 __all__ = ("receive_raw",)
 
-_LIMITS = Limits()
+_LIMITS = HttpLimits()
 
 
 def content_length(request: Request) -> int | None:
@@ -44,7 +44,11 @@ def content_length(request: Request) -> int | None:
 
 
 async def receive_raw(
-    request: Request, writer: WriterFactory, *, client_name: str = "", limits: Limits = _LIMITS
+    request: Request,
+    writer: PartWriterFactory,
+    *,
+    client_name: str = "",
+    limits: HttpLimits = _LIMITS,
 ) -> ReceivedFile:
     """Stream the request body into a writer from ``writer(part)``; return the received file.
 

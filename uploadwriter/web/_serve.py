@@ -19,7 +19,7 @@ from ..uploads import UploadConfig
 from ._endpoints import error_response
 from ._errors import UploadRejected, error_body
 from ._files import ReceivedFile
-from ._limits import Accept, Limits
+from ._limits import Accept, HttpLimits
 from ._multipart import receive_multipart
 from ._raw import receive_raw
 from ._store import Record, Store
@@ -68,7 +68,7 @@ def create_app(
         chunk_timeout=chunk_timeout,
         writer=store.entry_writer,
     )
-    limits = Limits.from_config(config)
+    limits = HttpLimits.from_config(config)
 
     async def post_upload(request: Request) -> Response:
         try:
