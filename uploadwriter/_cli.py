@@ -223,7 +223,12 @@ def _parser() -> argparse.ArgumentParser:
         "sizes in decimal units, 1MB = 1,000,000 bytes",
     )
     send.add_argument(
-        "-q", "--quiet", dest="progress", action="store_false", help="the same as --no-progress"
+        "-q",
+        "--quiet",
+        dest="progress",
+        action="store_false",
+        default=None,  # the default is --progress's: None, "on a terminal"
+        help="the same as --no-progress",
     )
     send.set_defaults(run=_send)
     check = commands.add_parser(

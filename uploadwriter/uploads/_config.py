@@ -34,7 +34,7 @@ __all__ = (
 
 #: ``writer(name, entry) -> (writer, opts)``: an entry's writer, called when its upload starts.
 WriterFactory: TypeAlias = typing.Callable[
-    [str, "UploadEntry"], "tuple[UploadWriter[Any, Any] | AsyncUploadWriter[Any, Any], Any]"
+    [str, "UploadEntry"], tuple[UploadWriter[Any, Any] | AsyncUploadWriter[Any, Any], Any]
 ]
 #: ``progress(name, entry, uploads)``: called when an entry's progress, ``done`` or errors change.
 ProgressCallback: TypeAlias = typing.Callable[[str, "UploadEntry", "Uploads"], object]
