@@ -252,8 +252,23 @@ def _reexported_data_docs(
                 return
 
 
+def _no_protocol_signature(
+    app: Sphinx,
+    what: str,
+    name: str,
+    obj: object,
+    options: object,
+    signature: str | None,
+    return_annotation: str | None,
+) -> tuple[str, str | None] | None:
+    """Leave out ``(*args, **kwargs)``: what a Protocol's inherited ``__init__`` shows."""
+    if what == "class" and signature == "(*args, **kwargs)":
+        return "", return_annotation
+    return None
+
+
 def _napoleon_except_attributes(
-    app: Sphinx, what: str, name: str, obj: object, options: object, lines: list[str]
+    app: Sphinx, what: Any, name: str, obj: object, options: Any, lines: list[str]
 ) -> None:
     # Napoleon reads the first line of an attribute's docstring as "type: text",
     # so "#: Directory for the file (default: ...)" would become a type. Our
@@ -264,7 +279,8 @@ def _napoleon_except_attributes(
 
 def _check_every_public_name(app: Sphinx, env: BuildEnvironment) -> None:
     """Warn (so fail the strict build) for a public name the reference does not document."""
-    documented = {id(_lookup(name)) for name in env.get_domain("py").objects if _lookup(name)}
+    names = {name for name, *_ in env.get_domain("py").get_objects()}
+    documented = {id(value) for value in map(_lookup, names) if value is not None}
     for module_name in PUBLIC_MODULES:
         module = importlib.import_module(module_name)
         for name in module.__all__:
@@ -301,6 +317,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("autodoc-process-docstring", _reexported_data_docs)
     app.connect("autodoc-process-docstring", _napoleon_except_attributes)
     app.connect("autodoc-process-bases", _public_bases)
+    app.connect("autodoc-process-signature", _no_protocol_signature)
     app.connect("missing-reference", _resolve_public)
     app.connect("env-check-consistency", _check_every_public_name)
     return {"parallel_read_safe": True}

@@ -22,4 +22,3 @@ def test_the_classifiers_start_at_requires_python_and_leave_no_gap() -> None:
     versions = claimed_versions()
     assert versions[0] == (3, int(match.group(1)))
     assert versions == [(3, minor) for minor in range(versions[0][1], versions[-1][1] + 1)]
-
