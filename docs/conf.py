@@ -107,12 +107,14 @@ nitpick_ignore_regex = [
 nitpick_ignore = [
     # Named bare in the testing kit's docstrings: hypothesis.errors.InvalidArgument.
     ("py:exc", "InvalidArgument"),
-    # Private aliases shown in signatures: the uploads layer's Literal["selected",
-    # "total"], and the types of check_writer's hooks (plain callables).
+    # Private names shown in signatures: the uploads layer's Literal["selected",
+    # "total"] and the protocol an entry run reports to (Uploads), and the types
+    # of check_writer's hooks (plain callables).
     ("py:class", "MaxEntriesMode"),
     ("py:class", "Leaks"),
     ("py:class", "Invariant"),
     ("py:class", "Consume"),
+    ("py:class", "uploadwriter.uploads._runs.RunOwner"),
     # A private function named in the docstring of TRANSITIONS (the reducer's table
     # is being completed, which removes it).
     ("py:func", "_fallback"),
@@ -138,14 +140,16 @@ PUBLIC_MODULES = [
 
 
 @functools.cache
-def _public_names() -> dict[int, str]:
-    names: dict[int, str] = {}
-    for module_name in reversed(PUBLIC_MODULES):  # the top-level name wins
+def _public_names() -> dict[int, list[str]]:
+    """Every public name of each object, by ``id``: ``uploadwriter.Uploads`` and
+    ``uploadwriter.uploads.Uploads`` are one class, documented under one of them."""
+    names: dict[int, list[str]] = {}
+    for module_name in PUBLIC_MODULES:
         module = importlib.import_module(module_name)
         for name in getattr(module, "__all__", ()):
             value = getattr(module, name)
             if not isinstance(value, types.ModuleType):
-                names[id(value)] = f"{module_name}.{name}"
+                names.setdefault(id(value), []).append(f"{module_name}.{name}")
     return names
 
 
@@ -177,8 +181,12 @@ def _candidates(node: pending_xref) -> list[str]:
 def _by_last_name(target: str) -> str | None:
     """The one public name ending in ``target``'s last component (a stale path), if unique."""
     last = target.rsplit(".", 1)[-1]
-    found = {name for name in _public_names().values() if name.rsplit(".", 1)[-1] == last}
-    return found.pop() if len(found) == 1 else None
+    found = {
+        tuple(aliases)
+        for aliases in _public_names().values()
+        if any(name.rsplit(".", 1)[-1] == last for name in aliases)
+    }
+    return found.pop()[0] if len(found) == 1 else None
 
 
 def _resolve_public(
@@ -197,11 +205,11 @@ def _resolve_public(
         if candidate.startswith("uploadwriter"):
             value = _lookup(candidate)
             if value is not None and id(value) in public:
-                names.append(public[id(value)])
+                names.extend(public[id(value)])
     if node["reftarget"].startswith("uploadwriter"):
         stale = _by_last_name(node["reftarget"])
         if stale is not None:
-            names.append(stale)
+            names.extend(public[id(_lookup(stale))])
     domain = env.get_domain("py")
     for name in names:
         for reftype in (node["reftype"], "obj"):
