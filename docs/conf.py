@@ -13,6 +13,7 @@ import logging as std_logging
 import re
 import sys
 import types
+from pathlib import Path
 from typing import Any
 
 from docutils import nodes
@@ -24,6 +25,8 @@ from sphinx.pycode import ModuleAnalyzer
 from sphinx.util import logging
 
 import uploadwriter
+
+sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ extensions = [
     # setup() below, so that it leaves the docstrings of attributes alone.
     "sphinx.ext.viewcode",
     "sphinxarg.ext",  # the command line reference, generated from its argparse parser
+    "transitions",  # _ext/transitions.py: the reducer's table, printed from itself
 ]
 
 source_suffix = {".md": "markdown"}
