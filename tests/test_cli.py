@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import importlib.metadata
 import io
@@ -128,14 +129,16 @@ def test_send_a_read_error_is_one_clear_line(capsys: pytest.CaptureFixture[str])
 
 def test_send_a_writer_failure_is_one_clear_line_and_leaves_no_file(tmp_path: Path) -> None:
     source = tmp_path / "big"
-    source.write_bytes(b"x" * 300_000)
+    source.write_bytes(b"x" * 12_000_000)
     tmp = tmp_path / "tmp"
     tmp.mkdir()
 
     def limit_file_size() -> None:
-        # The kernel refuses writes past 100 kB (EFBIG), as a full disk would.
+        # The kernel refuses writes past 8 MB (EFBIG), as a full disk would. (The
+        # limit holds for every file of the process: coverage's data file must
+        # stay under it, so it is far above what that needs.)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8_000_000, 8_000_000))
 
     result = subprocess.run(
         [sys.executable, "-m", "uploadwriter", "send", str(source), "--quiet"],
@@ -308,7 +311,14 @@ def test_ctrl_c_during_send_is_one_line_status_130_and_no_file(tmp_path: Path) -
         while not any(path.stat().st_size for path in tmp.iterdir()):
             assert time.monotonic() < deadline, "the upload never started"
             time.sleep(0.01)
-        process.send_signal(signal.SIGINT)
+        # A signal that lands just before the process blocks in read() is seen
+        # only when the next one interrupts it (CPython checks for signals after
+        # a system call, not before): as a person would, press Ctrl-C again.
+        for _ in range(6):
+            process.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=5)  # ample time to clean up and exit
+                break
         status = process.wait(timeout=30)
         out, err = process.communicate()
     assert status == 130
