@@ -13,7 +13,8 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 import anyio
 import anyio.lowlevel
 
-from .._async import AsyncUploader, ThreadedWriter
+from .._adapters import ThreadedWriter
+from .._async import AsyncUploader
 from .._events import Cancel, Done, Event
 from .._protocols import AsyncUploadWriter, UploadWriter, discard, is_async_writer
 from .._sync import Uploader
