@@ -314,7 +314,7 @@ class SavedUpload:
     """A suspended upload as storage keeps it: all any process needs to resume it (L17).
 
     ``writer`` is what the writer's ``suspend`` answered: for the stores
-    shipped, plain JSON data (see :meth:`as_dict`).
+    shipped, plain JSON data (see ``as_dict()``).
     """
 
     size: int
@@ -333,7 +333,7 @@ class SavedUpload:
 
     @classmethod
     def from_dict(cls, data: object) -> SavedUpload:
-        """Read back what :meth:`as_dict` gave.
+        """Read back what ``as_dict()`` gave.
 
         Raises:
             ValueError: ``data`` is not a saved upload (a field missing or of the wrong type).
