@@ -65,8 +65,9 @@ def add_serve_command(commands: Any) -> None:
         "--accept",
         action="append",
         metavar="FILTER",
-        help='accepted file types: extensions (".jpg"), MIME types ("image/png"), '
-        '"image/*"; repeat it or separate them with commas (default: any)',
+        help="accepted file types: extensions such as .jpg, MIME types such as image/png, "
+        "or image/* for any image (audio, video alike); repeat it or separate them with "
+        "commas (default: any)",
     )
     serve.add_argument(
         "--max-file-size",

@@ -83,7 +83,7 @@ class HttpLimits:
         default=1, kw_only=True, validator=_count("max_entries", "1 or more")
     )
     max_field_size: int = attrs.field(
-        default=64 * 1024, kw_only=True, validator=_count("max_field_size", "1 or more bytes")
+        default=65_536, kw_only=True, validator=_count("max_field_size", "1 or more bytes")
     )
     max_fields: int = attrs.field(
         default=100, kw_only=True, validator=_count("max_fields", "1 or more")
@@ -95,7 +95,7 @@ class HttpLimits:
 
     @classmethod
     def from_config(
-        cls, config: UploadConfig, *, max_field_size: int = 64 * 1024, max_fields: int = 100
+        cls, config: UploadConfig, *, max_field_size: int = 65_536, max_fields: int = 100
     ) -> HttpLimits:
         """Take ``accept``, ``max_file_size``, ``max_entries``, ``chunk_timeout`` from ``config``.
 
