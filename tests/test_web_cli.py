@@ -141,3 +141,12 @@ def test_serve_then_ctrl_c(tmp_path: Path) -> None:
     records = list((tmp_path / ".uploadwriter" / "records").iterdir())
     assert [r.name for r in records] == [kept[0]["id"] + ".json"]
     assert os.path.exists(kept[0]["path"])
+
+
+def test_sigterm_stops_it_with_status_0(tmp_path: Path) -> None:
+    with serving(tmp_path) as (process, url):
+        assert httpx.get(f"{url}/uploads").json() == {"files": []}
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+        assert process.stderr is not None
+        assert process.stderr.read().endswith("uploadwriter serve: stopped\n")

@@ -77,6 +77,14 @@ def test_a_consume_that_raises_leaves_nothing(url: str, tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_multipart_endpoint_answers_a_rejection(url: str, tmp_path: Path) -> None:
+    files = [("f", (f"{i}.txt", b"x")) for i in range(4)]
+    answer = httpx.post(f"{url}/form", files=files)
+    assert answer.status_code == 413
+    assert answer.json()["error"]["code"] == "too_many_files"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_raw_endpoint_without_a_name_parameter(url: str, tmp_path: Path) -> None:
     answer = httpx.put(f"{url}/raw", content=b"abc", headers={"content-type": "text/plain"})
     assert answer.json() == {

@@ -335,6 +335,15 @@ async def test_a_part_that_sends_past_its_declared_length_mid_file(anyio_backend
         ("", b"", 415, "not_accepted"),
         ("multipart/form-data", b"", 400, "malformed"),
         ("multipart/form-data; boundary=" + "x" * 2000 + "\n", b"", 400, "malformed"),
+        ('multipart/form-data; boundary="a\nb"', b"", 400, "malformed"),
+        (
+            CONTENT_TYPE,
+            multipart_body(
+                [part("f", b"x\r\n--" + CONTENT_TYPE.split("=")[1].encode() + b"!!", filename="f")]
+            ),
+            400,
+            "malformed",
+        ),
         (CONTENT_TYPE, b"nothing like a multipart body", 400, "malformed"),
         (CONTENT_TYPE, multipart_body([part("f", b"x", filename="f")])[:-10], 400, "incomplete"),
         (
@@ -554,3 +563,12 @@ async def test_a_completed_raw_upload_is_discarded_if_the_request_still_fails(
     with pytest.raises(ClientDisconnected):
         await receive_raw(req, factory, limits=HttpLimits())
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_a_malformed_delimiter_mid_file_cancels_it(anyio_backend: str) -> None:
+    log: list[AsyncRecordingWriter] = []
+    bad = b"\r\n--" + CONTENT_TYPE.split("=")[1].encode() + b"!!"
+    body = multipart_body([part("f", b"x" * 1000 + bad, filename="f")])
+    rejected = await reject(request(body, cuts=[body.index(b"xxxx") + 500]), log, HttpLimits())
+    assert (rejected.status, rejected.code) == (400, "malformed")
+    assert close_reasons(log) == [[Cancel()]]

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -129,3 +130,28 @@ async def test_the_websocket_channel_seam(tmp_path: Path) -> None:
     assert record["sha256"] == hashlib.sha256(b"12345").hexdigest()
     assert store.uploads() == [record]
     assert leftovers(tmp_path) == []
+
+
+def test_a_record_that_cannot_be_written_leaves_no_file_either(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    not_text = cast(str, {"not", "text"})  # as a broken caller might pass
+    meta = write(store, b"x")
+    with pytest.raises(TypeError):
+        store.keep(meta, client_name="x", content_type=not_text, via="raw")
+    not_json = cast(str, {"a set"})
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        store.keep(meta, client_name="x", content_type="", via=not_json)
+    assert [p.name for p in tmp_path.iterdir()] == [".uploadwriter"]
+    assert list((tmp_path / ".uploadwriter" / "records").iterdir()) == []
+
+
+def test_a_content_type_is_kept_as_safe_text(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    record = store.keep(
+        write(store, b"x"),
+        client_name="x",
+        content_type="text/\udc80plain\n" + "x" * 999,
+        via="raw",
+    )
+    assert record["content_type"] == "text/plain" + "x" * 245
+    assert store.uploads() == [record]

@@ -94,7 +94,7 @@ def add_serve_command(commands: Any) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    """Run the server until Ctrl-C; return the exit status (130 after Ctrl-C)."""
+    """Run the server until Ctrl-C or SIGTERM; return the exit status (130 after Ctrl-C, else 0)."""
     import uvicorn
 
     from ._serve import create_app
@@ -127,18 +127,21 @@ def run_serve(args: argparse.Namespace) -> int:
         log_level="info",
     )
     print(f"uploadwriter serve: saving uploads in {app.state.store.directory}", file=sys.stderr)
-    # uvicorn handles Ctrl-C while it serves (stop accepting, a grace period,
-    # then cancel what is in flight), and raises the signal again once it has
-    # shut down, for whoever ran it. This handler is that whoever: it notes
-    # the signal (the exit status says so) instead of letting asyncio turn it
-    # into a cancellation of the finished server.
-    interrupted: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda number, frame: interrupted.append(number))
+    # uvicorn handles Ctrl-C and SIGTERM while it serves (stop accepting, a
+    # grace period, then cancel what is in flight), and raises the signal again
+    # once it has shut down, for whoever ran it. These handlers are that
+    # whoever: they note the signal (the exit status says which) instead of
+    # letting asyncio turn it into a cancellation of the finished server.
+    caught: list[int] = []
+    previous = {
+        number: signal.signal(number, lambda number, frame: caught.append(number))
+        for number in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         uvicorn.Server(config).run()
     finally:
-        signal.signal(signal.SIGINT, previous)
-    if interrupted:
-        print("uploadwriter serve: stopped", file=sys.stderr)
-        return 130  # what a shell reports for Ctrl-C
-    return 0
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    print("uploadwriter serve: stopped", file=sys.stderr)
+    # Ctrl-C: the status a shell reports for it; SIGTERM (a service manager): 0.
+    return 130 if signal.SIGINT in caught else 0

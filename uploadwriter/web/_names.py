@@ -6,7 +6,7 @@ import re
 import unicodedata
 from typing import Final
 
-__all__ = ("MAX_NAME_LENGTH", "safe_client_name", "safe_extension")
+__all__ = ("MAX_NAME_LENGTH", "safe_client_name", "safe_extension", "safe_text")
 
 #: Longest client name kept, in characters (most file systems allow 255 bytes).
 MAX_NAME_LENGTH: Final = 255
@@ -29,16 +29,26 @@ def safe_client_name(name: str) -> str:
     The result is for display and records: it is still never used as a path.
     """
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    # Cc: control characters (NUL, CR, LF, ESC...); Cf: format characters,
-    # which can disguise a name (U+202E RIGHT-TO-LEFT OVERRIDE); Cs: lone
-    # surrogates, which cannot be encoded (a %-decoded URL can carry them).
-    kept = "".join(c for c in base if unicodedata.category(c) not in ("Cc", "Cf", "Cs")).strip()
+    kept = _printable(base).strip()
     if kept in ("", ".", ".."):
         return UNNAMED
     if len(kept) > MAX_NAME_LENGTH:
         tail = _tail_extension(kept)
         kept = kept[: MAX_NAME_LENGTH - len(tail)].rstrip() + tail
     return kept
+
+
+def _printable(text: str) -> str:
+    # Cc: control characters (NUL, CR, LF, ESC...); Cf: format characters,
+    # which can disguise a name (U+202E RIGHT-TO-LEFT OVERRIDE); Cs: lone
+    # surrogates, which cannot be encoded (a %-decoded URL, or JSON's "\udc80",
+    # can carry them).
+    return "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cf", "Cs"))
+
+
+def safe_text(text: str, limit: int = MAX_NAME_LENGTH) -> str:
+    """Return a client's short text (a content type) printable, at most ``limit`` long."""
+    return _printable(text)[:limit].strip()
 
 
 def _tail_extension(name: str) -> str:

@@ -33,7 +33,7 @@ from .._adapters import InlineWriter
 from ..uploads import UploadEntry
 from ..writers import HashOpts, HashWriter, TeeWriter, TmpFileOpts, TmpFileWriter
 from ._files import FilePart, ReceivedFile
-from ._names import safe_client_name, safe_extension
+from ._names import safe_client_name, safe_extension, safe_text
 
 __all__ = ("Store",)
 
@@ -99,24 +99,27 @@ class Store:
         Raises:
             OSError: the file cannot be moved or the record written (then
                 neither is left).
+            TypeError: a name or the content type is not a string.
         """
+        # Whatever can fail on the caller's values fails before the file moves.
         name = safe_client_name(client_name)
+        content = safe_text(content_type)
+        source, sha256 = stored(meta)
         upload_id = self._new_id()
         name_on_disk = upload_id + safe_extension(name)
-        source, sha256 = stored(meta)
         target = self.directory / name_on_disk
         os.rename(source, target)
-        record = {
-            "id": upload_id,
-            "client_name": name,
-            "content_type": content_type,
-            "size": target.stat().st_size,
-            "sha256": sha256,
-            "file": name_on_disk,
-            "via": via,
-            "uploaded_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-        }
         try:
+            record = {
+                "id": upload_id,
+                "client_name": name,
+                "content_type": content,
+                "size": target.stat().st_size,
+                "sha256": sha256,
+                "file": name_on_disk,
+                "via": via,
+                "uploaded_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            }
             self._write_record(upload_id, record)
         except BaseException:
             _remove(target)
