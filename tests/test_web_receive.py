@@ -339,7 +339,7 @@ async def test_a_part_that_sends_past_its_declared_length_mid_file(anyio_backend
         (
             CONTENT_TYPE,
             multipart_body(
-                [part("f", b"x\r\n--" + CONTENT_TYPE.split("=")[1].encode() + b"!!", filename="f")]
+                [part("f", b"\r\n--" + CONTENT_TYPE.split("=")[1].encode() + b"!!", filename="f")]
             ),
             400,
             "malformed",
