@@ -31,8 +31,10 @@ from uploadwriter.testing import (
     open_fds,
     replay,
 )
-from uploadwriter.testing._laws import describe_change, fingerprint, short
-from uploadwriter.testing._run import AsyncProxy, Recorder, make_spec
+from uploadwriter.testing._laws import short
+from uploadwriter.testing._recorder import AsyncProxy, Recorder
+from uploadwriter.testing._snapshot import describe_change, fingerprint
+from uploadwriter.testing._spec import Hooks, make_spec
 
 TESTS = frozenset({"tests"})
 
@@ -184,7 +186,7 @@ def test_short_cuts_long_reprs() -> None:
 
 
 def test_an_async_callback_that_returns_no_awaitable_is_law_a() -> None:
-    spec = make_spec(zoo.AsyncMemoryWriter(), {})
+    spec = make_spec(zoo.AsyncMemoryWriter(), {}, Hooks())
     recorder = Recorder(spec)
     proxy = AsyncProxy(zoo.MemoryWriter(), recorder)  # sync callbacks behind an async face
 

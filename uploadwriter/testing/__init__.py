@@ -20,14 +20,14 @@ from ._leaks import open_fds as open_fds
 from ._machine import WriterMachine as WriterMachine
 from ._machine import writer_machine as writer_machine
 from ._run import replay as replay
-from ._strategies import EventStream as EventStream
 from ._strategies import InjectedFailure as InjectedFailure
 from ._strategies import chunk_data as chunk_data
 from ._strategies import chunks as chunks
 from ._strategies import close_reasons as close_reasons
 from ._strategies import error_reasons as error_reasons
-from ._strategies import event_streams as event_streams
 from ._strategies import events as events
+from ._streams import EventStream as EventStream
+from ._streams import event_streams as event_streams
 
 __all__ = (
     "LAWS",

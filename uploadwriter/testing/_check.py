@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, Phase, given
 from hypothesis.strategies import SearchStrategy
 
 from ._laws import short
-from ._run import Consume, Invariant, Leaks, make_spec, run_stream
-from ._strategies import EventStream, event_streams
+from ._run import run_stream
+from ._spec import Consume, Hooks, Invariant, Leaks, make_spec
+from ._streams import EventStream, event_streams
 
 __all__ = ("check_writer", "default_settings")
 
@@ -64,9 +65,8 @@ def check_writer(
         TypeError: ``writer`` is not an upload writer, or a hook is not callable.
         ValueError: ``backend`` is not ``"asyncio"`` or ``"trio"``.
     """
-    spec = make_spec(
-        writer, opts, leaks=leaks, invariant=invariant, consume=consume, backend=backend
-    )
+    hooks = Hooks(leaks=leaks, invariant=invariant, consume=consume, backend=backend)
+    spec = make_spec(writer, opts, hooks)
     if streams is None:
         streams = event_streams()
     elif not isinstance(streams, SearchStrategy):

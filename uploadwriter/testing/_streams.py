@@ -1,0 +1,180 @@
+"""Whole uploads as event streams: the value, and its strategy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
+from hypothesis import strategies as st
+from hypothesis.vendor import pretty
+
+from .._errors import safe_repr
+from .._events import Cancel, Chunk, Done, Event
+from ._strategies import (
+    DEFAULT_MAX_CHUNK_SIZE,
+    check_bool,
+    check_int,
+    check_optional_bool,
+    chunks,
+    error_reasons,
+    events,
+)
+
+__all__ = ("EventStream", "event_streams")
+
+
+def _chunk_source(data: bytes) -> str:
+    """Python source that rebuilds ``data``, short where it can be."""
+    n = len(data)
+    if n <= 32:
+        return repr(data)
+    for period in range(1, min(65, n // 2 + 1)):
+        if data[: n - period] == data[period:]:
+            pattern = data[:period]
+            if pattern == b"\0":
+                return f"bytes({n})"
+            if period == 1:
+                return f"{pattern!r} * {n}"
+            return f"({pattern!r} * {n // period + 1})[:{n}]"
+    if n <= 4096:
+        return f"bytes.fromhex({data.hex()!r})"
+    return f"<{n} bytes, not shown>"
+
+
+def _event_source(event: object) -> str:
+    if isinstance(event, Chunk):
+        return f"Chunk({_chunk_source(event.data)})"
+    return safe_repr(event)
+
+
+def _to_tuple(events: Iterable[Event]) -> tuple[Event, ...]:
+    return tuple(events)
+
+
+def _print_chunk(chunk: Chunk, printer: Any, cycle: bool) -> None:
+    printer.text(f"Chunk({_chunk_source(chunk.data)})")
+
+
+# Hypothesis prints examples (and state machine steps) with its own
+# pretty-printer, which would spell out every byte of an attrs Chunk: a
+# 64 KB chunk would fill a screen and trigger "overly large repr" warnings.
+pretty.for_type_by_name("uploadwriter._events", "Chunk", _print_chunk)
+
+
+@attrs.frozen(repr=False)
+class EventStream:
+    """One whole upload as a caller would drive it: limits, then events in order.
+
+    ``expected_size`` and ``max_size`` are given to the driver. When
+    ``fail_write_at`` is set, ``check_writer`` turns the answer of that
+    ``write_chunk`` call (counted from 0) into ``Err(fail_reason, state)``, as if
+    the writer had failed, so that ``close(state, Error(fail_reason))`` is tested.
+    """
+
+    events: tuple[Event, ...] = attrs.field(converter=_to_tuple)
+    expected_size: int | None = None
+    max_size: int | None = None
+    fail_write_at: int | None = None
+    fail_reason: object = None
+
+    @property
+    def total(self) -> int:
+        """Bytes in all the stream's chunks."""
+        return sum(len(e.data) for e in self.events if isinstance(e, Chunk))
+
+    def __repr__(self) -> str:
+        # Valid Python (for chunks up to 4 KiB of arbitrary data, or any
+        # size of a repeated pattern), so a failure report can be pasted.
+        parts = [f"[{', '.join(_event_source(e) for e in self.events)}]"]
+        if self.expected_size is not None:
+            parts.append(f"expected_size={self.expected_size!r}")
+        if self.max_size is not None:
+            parts.append(f"max_size={self.max_size!r}")
+        if self.fail_write_at is not None:
+            parts.append(f"fail_write_at={self.fail_write_at!r}")
+            parts.append(f"fail_reason={safe_repr(self.fail_reason)}")
+        return f"EventStream({', '.join(parts)})"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # Hypothesis prints examples with its own pretty-printer, which would
+        # otherwise spell out every byte of every chunk.
+        printer.text(repr(self))
+
+
+@st.composite
+def _streams(
+    draw: st.DrawFn,
+    *,
+    with_expected_size: bool | None,
+    adversarial: bool,
+    write_failures: bool,
+    max_chunks: int,
+    max_chunk_size: int,
+) -> EventStream:
+    body: list[Event] = list(draw(st.lists(chunks(max_size=max_chunk_size), max_size=max_chunks)))
+    total = sum(len(c.data) for c in body if isinstance(c, Chunk))
+    sized = draw(st.booleans()) if with_expected_size is None else with_expected_size
+    expected: int | None = total if sized else None
+    limit: int | None = None
+    # Each choice below shrinks toward the plain, well-formed upload.
+    if adversarial and draw(st.booleans()):
+        if sized and draw(st.booleans()):
+            # Announced size wrong: too small (FileTooLarge) or too large (incomplete).
+            expected = draw(st.integers(0, 2 * total + 1))
+        if draw(st.booleans()):
+            limit = draw(st.integers(0, total + 1))
+        # Stop at any point: Cancel, an early Done, or leaving the block while
+        # open; the chunks after it are events after close.
+        cut = draw(st.integers(0, len(body)))
+        stop: Sequence[Event] = draw(
+            st.sampled_from([(), (Cancel(),), (Done(),), (Done(), Done())])
+        )
+        body[cut:cut] = stop
+        body.extend(draw(st.lists(events(max_chunk_size=16), max_size=3)))
+    elif not sized or draw(st.booleans()):
+        # A sized upload closes itself on its last byte; its Done is optional.
+        body.append(Done())
+    fail_at: int | None = None
+    reason: object = None
+    n_chunks = sum(isinstance(e, Chunk) for e in body)
+    if write_failures and n_chunks and draw(st.integers(0, 2)) == 2:
+        fail_at = draw(st.integers(0, n_chunks - 1))
+        reason = draw(error_reasons())
+    return EventStream(tuple(body), expected, limit, fail_at, reason)
+
+
+def event_streams(
+    *,
+    with_expected_size: bool | None = None,
+    adversarial: bool = True,
+    write_failures: bool = True,
+    max_chunks: int = 12,
+    max_chunk_size: int = DEFAULT_MAX_CHUNK_SIZE,
+) -> st.SearchStrategy[EventStream]:
+    """Return a strategy for whole uploads (:class:`EventStream`).
+
+    Well-formed uploads send chunks then ``Done()``, announcing their size
+    when ``with_expected_size`` is true, never when false, either way when
+    ``None``. With ``adversarial`` (the default), half the uploads also
+    cancel at any point, send ``Done()`` early or twice, send events after
+    the upload closed, announce a wrong size, pass a ``max_size`` limit, or
+    stop sending while the upload is open. A zero-byte upload is among the
+    simplest cases. With ``write_failures``, about one upload in three makes a
+    write fail with any reason (see :class:`EventStream`).
+
+    Raises:
+        InvalidArgument: an option is of the wrong type, or a count or size is negative.
+    """
+    check_optional_bool("with_expected_size", with_expected_size)
+    check_bool("adversarial", adversarial)
+    check_bool("write_failures", write_failures)
+    check_int("max_chunks", max_chunks)
+    check_int("max_chunk_size", max_chunk_size)
+    return _streams(
+        with_expected_size=with_expected_size,
+        adversarial=adversarial,
+        write_failures=write_failures,
+        max_chunks=max_chunks,
+        max_chunk_size=max_chunk_size,
+    )
