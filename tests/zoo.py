@@ -329,14 +329,18 @@ class MixedWriter(MemoryWriter):
 
 
 class FlakyWriter(MemoryWriter):
-    """Breaks law d on its third write ever, and never again: Hypothesis cannot replay it."""
+    """Breaks law d on its first write of more than 100 bytes, and never again.
+
+    The check's fixed uploads write a few bytes at a time, so Hypothesis finds
+    it, and then cannot make it fail again.
+    """
 
     def __init__(self) -> None:
-        self.writes = 0
+        self.failed = False
 
     def write_chunk(self, data: bytes, state: Mem) -> Ok[Mem] | Err[Mem]:
-        self.writes += 1
-        if self.writes == 3:
+        if len(data) > 100 and not self.failed:
+            self.failed = True
             raise RuntimeError("once")
         return super().write_chunk(data, state)
 
@@ -353,6 +357,27 @@ class UnresolvableOptsWriter(MemoryWriter):
 
     def init(self, opts: NoSuchOpts) -> Ok[Mem] | Err[None]:  # type: ignore[name-defined]  # noqa: F821
         return Ok(Mem())
+
+
+class MappingOptsWriter(MemoryWriter):
+    """Annotates its opts with a parameterised ``Mapping``, as the README's Sha256Writer."""
+
+    def init(self, opts: Mapping[str, object]) -> Ok[Mem] | Err[None]:
+        return Ok(Mem(total=0 * len(opts)))
+
+
+class PastSixMiBWriter(MemoryWriter):
+    """Law d, only past 6 MiB: a part buffer that overflows once more than 6 MiB was written.
+
+    Keeps only the byte count, so multi-megabyte uploads cost it nothing.
+    """
+
+    LIMIT = 6 * 2**20
+
+    def write_chunk(self, data: bytes, state: Mem) -> Ok[Mem] | Err[Mem]:
+        if state.total + len(data) > self.LIMIT:
+            raise BufferOverflow(f"part buffer overflow at {state.total + len(data)} bytes")
+        return Ok(Mem((), state.total + len(data)))
 
 
 class DictOptsWriter(MemoryWriter):

@@ -12,9 +12,10 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 from .._events import Chunk, Done, Event
 from ._laws import WriterLawError
+from ._report import AS_SENT
 from ._run import AsyncRun, SyncRun
 from ._spec import Consume, Hooks, Invariant, Leaks, Spec, make_spec
-from ._strategies import DEFAULT_MAX_CHUNK_SIZE, error_reasons, events
+from ._strategies import DEFAULT_MAX_CHUNK_SIZE, error_reasons, events, exception_reasons
 
 __all__ = ("WriterMachine", "writer_machine")
 
@@ -32,7 +33,7 @@ class WriterMachine(RuleBasedStateMachine):
 
     Rules start an upload (with or without an expected size and a limit),
     send chunks, ``Done()`` and ``Cancel()`` in any order, make the next write
-    fail, complete the upload properly, or finish it. Build one with
+    answer ``Err`` or raise, complete the upload properly, or finish it. Build one with
     :func:`writer_machine`, or subclass and set the class attributes
     ``writer`` and ``opts`` (and optionally the hooks ``leaks``,
     ``invariant``, ``consume`` and ``backend`` of :func:`check_writer`); its ``TestCase`` is
@@ -88,7 +89,9 @@ class WriterMachine(RuleBasedStateMachine):
     def start_upload(self, sized: bool, size: int, limit: int | None) -> None:
         """Start an upload (``init``), with or without an expected size and a limit."""
         kind = AsyncRun if self._spec.asynchronous else SyncRun
-        run = kind(self._spec, expected_size=size if sized else None, max_size=limit)
+        run = kind(
+            self._spec, origin=AS_SENT, expected_size=size if sized else None, max_size=limit
+        )
         if self._call(run, "start"):
             self._run = run
             return
@@ -119,6 +122,13 @@ class WriterMachine(RuleBasedStateMachine):
         """Make the writer's next ``write_chunk`` answer ``Err(reason, state)``."""
         assert self._run is not None
         self._run.recorder.faults.fail_next(reason)
+
+    @precondition(_is_open)
+    @rule(exception=exception_reasons())
+    def raise_in_next_write(self, exception: Exception) -> None:
+        """Make the writer's next ``write_chunk`` raise ``exception`` (the writer is not called)."""
+        assert self._run is not None
+        self._run.recorder.faults.fail_next(exception, raises=True)
 
     @precondition(_is_open)
     @rule()

@@ -35,6 +35,15 @@ class Call:
     answer: object = None
     raised: BaseException | None = None
     note: str = ""
+    #: Snapshots of the state (or opts) given, when the call was made, and of
+    #: the answer, when it returned: a report shows them as they were then.
+    given: Fingerprint | None = None
+    returned: Fingerprint | None = None
+
+    @property
+    def watched(self) -> object:
+        """The argument the call must not mutate: the opts of ``init``, else the state."""
+        return self.args[1] if self.name == "write_chunk" else self.args[0]
 
 
 def signature(call: Call) -> str:
@@ -65,8 +74,18 @@ class Recorder:
         """Log a call about to be made; snapshot what it must not mutate."""
         call = Call(name, args)
         self.calls.append(call)
-        watched = args[0] if name in ("init", "close", "meta") else args[1]
-        return call, fingerprint(watched, self.spec.packages)
+        call.given = fingerprint(call.watched, self.spec.packages)
+        return call, call.given
+
+    def injected(self, call: Call) -> Exception | None:
+        """The exception the check raises in place of this call, if it is the write that raises."""
+        if call.name != "write_chunk":
+            return None
+        exc = self.faults.before_write()
+        if exc is not None:
+            call.raised = exc
+            call.note = " (raised by the check in place of the writer's write_chunk)"
+        return exc
 
     def raised(self, call: Call, exc: Exception) -> None:
         """The writer's callback raised ``exc``: law e for ``close``, d for the others."""
@@ -77,6 +96,8 @@ class Recorder:
     def returned(self, call: Call, snapshot: Fingerprint, answer: object) -> object:
         """Judge the callback's answer; return what the driver gets."""
         call.answer = answer
+        packages = self.spec.packages
+        call.returned = fingerprint(answer, packages)
         name = call.name
         if name == "meta":
             if not isinstance(answer, Mapping):
@@ -92,8 +113,7 @@ class Recorder:
                 "not Ok(state) or Err(reason, state)",
             )
         watched_name = "opts" if name == "init" else "state"
-        watched = call.args[1] if name == "write_chunk" else call.args[0]
-        after = fingerprint(watched, self.spec.packages)
+        after = fingerprint(call.watched, packages)
         if after != snapshot:
             self.violate(
                 "b",
@@ -143,6 +163,9 @@ class SyncProxy:
     def _forward(self, name: str, *args: object) -> Any:
         recorder = self._recorder
         call, snapshot = recorder.before(name, args)
+        injected = recorder.injected(call)
+        if injected is not None:
+            raise injected
         try:
             answer = getattr(self._writer, name)(*args)
         except Exception as exc:
@@ -173,6 +196,9 @@ class AsyncProxy:
     async def _forward(self, name: str, *args: object) -> Any:
         recorder = self._recorder
         call, snapshot = recorder.before(name, args)
+        injected = recorder.injected(call)
+        if injected is not None:
+            raise injected
         try:
             awaitable = getattr(self._writer, name)(*args)
             if not inspect.isawaitable(awaitable):

@@ -10,24 +10,29 @@ compares what is open (``leaks=``, law f).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import anyio
+import anyio.to_thread
 
 from .._async import AsyncUploader
-from .._errors import InitError, UploadError
-from .._events import Event
+from .._errors import InitError, UploadClosed, UploadError
+from .._events import Cancel, Chunk, Done, Event
+from .._protocols import discard
 from .._sync import Uploader
 from ..reducer import meta_error
 from ._faults import Faults
 from ._laws import InitRefused, WriterLawError, short
-from ._recorder import AsyncProxy, Recorder, SyncProxy
-from ._report import law_report
+from ._paths import When, close_path
+from ._recorder import AsyncProxy, Call, Recorder, SyncProxy
+from ._report import AS_GIVEN, Origin, law_report
 from ._spec import Consume, Hooks, Invariant, Leaks, Spec, make_spec
 from ._streams import EventStream
 
-__all__ = ("AsyncRun", "SyncRun", "replay", "run_stream")
+__all__ = ("AsyncRun", "LoopRunner", "SyncRun", "replay", "replay_async", "run_stream")
+
+_WHEN: dict[type[Event], When] = {Chunk: "chunk", Done: "done", Cancel: "cancel"}
 
 
 class _Run:
@@ -40,22 +45,48 @@ class _Run:
         spec: Spec,
         stream: EventStream | None = None,
         *,
-        shrunk: bool = False,
+        origin: Origin = AS_GIVEN,
         expected_size: int | None = None,
         max_size: int | None = None,
     ) -> None:
         faults = Faults()
         if stream is not None:
             expected_size, max_size = stream.expected_size, stream.max_size
-            faults = Faults(stream.fail_write_at, stream.fail_reason)
+            faults = Faults(stream.fail_write_at, stream.fail_reason, stream.fail_raises)
         self.spec = spec
         self.stream = stream
-        self.shrunk = shrunk
+        #: Where the stream comes from, as the report says it.
+        self.origin = origin
         self.expected_size, self.max_size = expected_size, max_size
         self.recorder = Recorder(spec, faults)
         self.sent: list[Event] = []
         self.entered = False
         self.leaks_before: list[object] = []
+        #: When the upload closed ("start", "chunk", "done", "cancel", "exit"),
+        #: and the error the driver raised then: which close path it took.
+        self.when: When | None = None
+        self.error: UploadError | None = None
+        #: The close paths this upload took (see CLOSE_PATHS).
+        self.paths: set[str] = set()
+
+    # -- which close path --------------------------------------------------
+
+    def sent_one(self, event: Event, error: UploadError | None) -> None:
+        """Note what sending ``event`` did: closed the upload, or was refused after close."""
+        if self.when is None and self.up.reason is not None:
+            self.when, self.error = _WHEN[type(event)], error
+        if isinstance(event, Chunk) and isinstance(error, UploadClosed):
+            self.paths.add("after-close")
+
+    def closed_on(self, when: When) -> None:
+        """Note that the upload closed while starting or leaving, if it did."""
+        if self.when is None and self.up.reason is not None:
+            self.when = when
+
+    def note_path(self) -> None:
+        path = close_path(self.up.reason, self.when, self.error, raised=self.recorder.faults.raised)
+        if path is not None:
+            self.paths.add(path)
 
     # -- reporting ---------------------------------------------------------
 
@@ -70,6 +101,7 @@ class _Run:
             self.max_size,
             faults.fail_write_at,
             faults.reason if faults.fail_write_at is not None else None,
+            fail_raises=faults.raises and faults.fail_write_at is not None,
         )
 
     def check(self) -> None:
@@ -78,15 +110,9 @@ class _Run:
         if broken is None:
             return
         law, detail, cause = broken
-        if self.stream is None:
-            which = "of the failing upload, as sent; Hypothesis shows the steps to it"
-        elif self.shrunk:
-            which = "the smallest found"
-        else:
-            which = "as given"
         stream = self.current_stream()
         message = law_report(
-            self.spec, law, detail, stream=stream, calls=self.recorder.calls, which=which
+            self.spec, law, detail, stream=stream, calls=self.recorder.calls, origin=self.origin
         )
         raise WriterLawError(law, self.spec.name, message, stream) from cause
 
@@ -106,6 +132,7 @@ class _Run:
         self.leaks_before = _items(leaks) if leaks is not None else []
 
     def after_upload(self) -> None:
+        self.note_path()
         hooks = self.spec.hooks
         done = meta_error(self.up.upload) is None
         if done:
@@ -124,12 +151,14 @@ class _Run:
                 self.check()
             if hooks.consume is not None:
                 hooks.consume(first)
+            else:
+                self._discard()
         if hooks.leaks is not None:
             before = self.leaks_before
             left = [item for item in _items(hooks.leaks) if item not in before]
             if left:
                 hint = ""
-                if done and hooks.consume is None:
+                if done and hooks.consume is None and not _has_discard(self.spec.writer):
                     hint = (
                         " (if that is what a completed upload hands over, release it in "
                         "consume=, as your application does)"
@@ -139,12 +168,32 @@ class _Run:
                 )
                 self.check()
 
+    def _discard(self) -> None:
+        # What a completed upload made, nobody takes: the writer's own hook
+        # releases it, as the uploads layer does after consume.
+        writer = self.spec.writer
+        if not _has_discard(writer):
+            return
+        state = self.up.state
+        call = Call("discard", (state,))
+        self.recorder.calls.append(call)
+        try:
+            discard(writer, state)
+        except Exception as exc:  # noqa: BLE001 - law d: reported, with the exception as cause
+            call.raised = exc
+            self.recorder.violate("d", f"discard(state) raised {type(exc).__name__}: {exc}", exc)
+            self.check()
+
     def _meta(self) -> Mapping[str, object]:
         try:
             return self.up.meta()
         finally:
             # If meta raised, the recorder has it as law d: report that.
             self.check()
+
+
+def _has_discard(writer: object) -> bool:
+    return getattr(writer, "discard", None) is not None
 
 
 def _items(leaks: Leaks) -> list[object]:
@@ -164,12 +213,12 @@ class SyncRun(_Run):
         spec: Spec,
         stream: EventStream | None = None,
         *,
-        shrunk: bool = False,
+        origin: Origin = AS_GIVEN,
         expected_size: int | None = None,
         max_size: int | None = None,
     ) -> None:
         super().__init__(
-            spec, stream, shrunk=shrunk, expected_size=expected_size, max_size=max_size
+            spec, stream, origin=origin, expected_size=expected_size, max_size=max_size
         )
         proxy = SyncProxy(spec.writer, self.recorder)
         self.up = Uploader(
@@ -185,13 +234,18 @@ class SyncRun(_Run):
             self.check()
             return False
         self.entered = True
+        self.closed_on("start")
         self.check()
         return True
 
     def send(self, event: Event) -> None:
         self.sent.append(event)
-        with contextlib.suppress(UploadError):
+        try:
             self.up.send(event)
+        except UploadError as exc:
+            self.sent_one(event, exc)
+        else:
+            self.sent_one(event, None)
         self.check()
 
     def finish(self) -> None:
@@ -199,6 +253,7 @@ class SyncRun(_Run):
             self.entered = False
             with contextlib.suppress(UploadError):
                 self.up.__exit__(None, None, None)
+            self.closed_on("exit")
             self.check()
         self.after_upload()
 
@@ -218,12 +273,12 @@ class AsyncRun(_Run):
         spec: Spec,
         stream: EventStream | None = None,
         *,
-        shrunk: bool = False,
+        origin: Origin = AS_GIVEN,
         expected_size: int | None = None,
         max_size: int | None = None,
     ) -> None:
         super().__init__(
-            spec, stream, shrunk=shrunk, expected_size=expected_size, max_size=max_size
+            spec, stream, origin=origin, expected_size=expected_size, max_size=max_size
         )
         proxy = AsyncProxy(spec.writer, self.recorder)
         # No chunk timeout: the check must not depend on the machine's speed,
@@ -245,13 +300,18 @@ class AsyncRun(_Run):
             self.check()
             return False
         self.entered = True
+        self.closed_on("start")
         self.check()
         return True
 
     async def send(self, event: Event) -> None:
         self.sent.append(event)
-        with contextlib.suppress(UploadError):
+        try:
             await self.up.send(event)
+        except UploadError as exc:
+            self.sent_one(event, exc)
+        else:
+            self.sent_one(event, None)
         self.check()
 
     async def finish(self) -> None:
@@ -259,6 +319,7 @@ class AsyncRun(_Run):
             self.entered = False
             with contextlib.suppress(UploadError):
                 await self.up.__aexit__(None, None, None)
+            self.closed_on("exit")
             self.check()
         self.after_upload()
 
@@ -268,8 +329,8 @@ class AsyncRun(_Run):
             await self.up.__aexit__(type(exc), exc, exc.__traceback__)
 
 
-def _run_sync(spec: Spec, stream: EventStream, *, shrunk: bool, probe: bool) -> None:
-    run = SyncRun(spec, stream, shrunk=shrunk)
+def _run_sync(spec: Spec, stream: EventStream, origin: Origin, probe: bool) -> set[str]:
+    run = SyncRun(spec, stream, origin=origin)
     if run.start():
         try:
             for event in stream.events:
@@ -281,10 +342,11 @@ def _run_sync(spec: Spec, stream: EventStream, *, shrunk: bool, probe: bool) -> 
         run.finish()
         raise run.init_refused()
     run.finish()
+    return run.paths
 
 
-async def _run_async(spec: Spec, stream: EventStream, shrunk: bool, probe: bool) -> None:
-    run = AsyncRun(spec, stream, shrunk=shrunk)
+async def _run_async(spec: Spec, stream: EventStream, origin: Origin, probe: bool) -> set[str]:
+    run = AsyncRun(spec, stream, origin=origin)
     if await run.start():
         try:
             for event in stream.events:
@@ -296,19 +358,47 @@ async def _run_async(spec: Spec, stream: EventStream, shrunk: bool, probe: bool)
         await run.finish()
         raise run.init_refused()
     await run.finish()
+    return run.paths
+
+
+#: Runs an async function to its end from synchronous code: ``anyio.run`` on
+#: a new loop, or ``anyio.from_thread.run`` on the caller's loop.
+LoopRunner = Callable[..., Any]
 
 
 def run_stream(
-    spec: Spec, stream: EventStream, *, shrunk: bool = False, probe: bool = False
-) -> None:
-    """Run one upload; raise :class:`WriterLawError` if a law breaks.
+    spec: Spec,
+    stream: EventStream,
+    *,
+    origin: Origin = AS_GIVEN,
+    probe: bool = False,
+    runner: LoopRunner | None = None,
+) -> set[str]:
+    """Run one upload; return the close paths it took (see ``CLOSE_PATHS``).
 
-    With ``probe``, raise :class:`InitRefused` if ``init`` refuses the opts.
+    An async writer runs in a new event loop on ``spec.hooks.backend``, or
+    through ``runner``. ``origin`` says in a report where ``stream`` comes from.
+
+    Raises:
+        WriterLawError: a law broke.
+        InitRefused: with ``probe``, ``init`` refused the opts.
     """
-    if spec.asynchronous:
-        anyio.run(_run_async, spec, stream, shrunk, probe, backend=spec.hooks.backend)
+    if not spec.asynchronous:
+        return _run_sync(spec, stream, origin, probe)
+    paths: set[str]
+    if runner is None:
+        paths = anyio.run(_run_async, spec, stream, origin, probe, backend=spec.hooks.backend)
     else:
-        _run_sync(spec, stream, shrunk=shrunk, probe=probe)
+        paths = runner(_run_async, spec, stream, origin, probe)
+    return paths
+
+
+def _replay_spec(
+    writer: object, opts: object, stream: object, hooks: Hooks, *, awaited: bool = False
+) -> Spec:
+    if not isinstance(stream, EventStream):
+        raise TypeError(f"stream must be an EventStream, not {short(stream)}")
+    return make_spec(writer, opts, hooks, awaited=awaited)
 
 
 def replay(
@@ -325,12 +415,37 @@ def replay(
 
     This is how a failure that ``check_writer`` reported is reproduced; it also
     lets a test of your own drive ``@given(event_streams())`` streams through it.
+    An async writer runs under ``anyio.run`` on ``backend``: inside a running
+    event loop, use :func:`replay_async`.
 
     Raises:
         WriterLawError: the writer broke a law on this stream.
         TypeError: ``writer`` is not an upload writer, or ``stream`` not an ``EventStream``.
     """
-    if not isinstance(stream, EventStream):
-        raise TypeError(f"stream must be an EventStream, not {short(stream)}")
     hooks = Hooks(leaks=leaks, invariant=invariant, consume=consume, backend=backend)
-    run_stream(make_spec(writer, opts, hooks), stream)
+    run_stream(_replay_spec(writer, opts, stream, hooks), stream)
+
+
+async def replay_async(
+    writer: object,
+    opts: object,
+    stream: EventStream,
+    *,
+    leaks: Leaks | None = None,
+    invariant: Invariant | None = None,
+    consume: Consume | None = None,
+) -> None:
+    """:func:`replay` for code already in an event loop (asyncio or trio): ``await`` it.
+
+    An async writer runs on the running loop; a sync one in a worker thread.
+
+    Raises:
+        WriterLawError: the writer broke a law on this stream.
+        TypeError: ``writer`` is not an upload writer, or ``stream`` not an ``EventStream``.
+    """
+    hooks = Hooks(leaks=leaks, invariant=invariant, consume=consume)
+    spec = _replay_spec(writer, opts, stream, hooks, awaited=True)
+    if spec.asynchronous:
+        await _run_async(spec, stream, AS_GIVEN, False)
+    else:
+        await anyio.to_thread.run_sync(_run_sync, spec, stream, AS_GIVEN, False)

@@ -34,7 +34,7 @@ import attrs
 
 from ._laws import short
 
-__all__ = ("Fingerprint", "describe_change", "fingerprint")
+__all__ = ("Fingerprint", "describe_change", "fingerprint", "render", "shown")
 
 _LEAF_TYPES = (
     type(None),
@@ -181,3 +181,66 @@ def _show(fp: Fingerprint) -> str:
     if tag == "nan":
         return "nan"
     return f"<{fp[1]}>"
+
+
+# --- showing a snapshot, for reports ------------------------------------------
+
+
+def shown(value: object, snapshot: Fingerprint | None, packages: frozenset[str], limit: int) -> str:
+    """``value`` as it was when ``snapshot`` was taken, in at most ``limit`` characters.
+
+    Its own ``repr`` if nothing inside it changed since (then that is what it
+    printed then); otherwise the snapshot, written out like an attrs repr.
+    """
+    if snapshot is None or fingerprint(value, packages) == snapshot:
+        return short(value, limit)
+    text = render(snapshot, limit + 1)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def render(fp: Fingerprint, limit: int = 160) -> str:
+    """Write a snapshot out as Python-like text, stopping once past ``limit`` characters."""
+    out: list[str] = []
+    _render(fp, out, [0], limit)
+    return "".join(out)
+
+
+def _render(fp: Fingerprint, out: list[str], used: list[int], limit: int) -> None:
+    def put(text: str) -> None:
+        out.append(text)
+        used[0] += len(text)
+
+    def items(children: list[tuple[str, Fingerprint]], opening: str, closing: str) -> None:
+        put(opening)
+        for i, (prefix, child) in enumerate(children):
+            if used[0] > limit:
+                put("…")
+                break
+            put((", " if i else "") + prefix)
+            _render(child, out, used, limit)
+        put(closing)
+
+    tag, kind = fp[0], fp[1] if len(fp) > 1 else ""
+    if tag == "leaf":
+        put(short(fp[2], max(limit - used[0], 20)))
+    elif tag == "nan":
+        put("nan")
+    elif tag == "obj":
+        items([(f"{name}=", child) for name, child in fp[2]], f"{kind}(", ")")
+    elif tag == "map":
+        opening, closing = ("{", "}") if kind == "dict" else (f"{kind}({{", "})")
+        items([(f"{short(key, 40)}: ", child) for key, child in fp[2]], opening, closing)
+    elif tag == "seq":
+        children = [("", child) for child in fp[2]]
+        if kind == "list":
+            items(children, "[", "]")
+        elif kind == "tuple":
+            items(children, "(", ",)" if len(children) == 1 else ")")
+        else:
+            items(children, f"{kind}([", "])")
+    elif tag == "set":
+        items([("", child) for child in sorted(fp[2], key=repr)], f"{kind}({{", "})")
+    elif tag == "hash":
+        put(f"<{kind} with digest {fp[2][:16]}…>")
+    else:  # "id", "cycle", "deep": not looked inside
+        put(f"<{kind}>")

@@ -43,14 +43,14 @@ class Hooks:
     consume: Consume | None = attrs.field(default=None, validator=_function_or_none)
     backend: str = attrs.field(default="asyncio", validator=_backend)
 
-    def arguments(self, *, asynchronous: bool) -> list[str]:
+    def arguments(self, *, asynchronous: bool, awaited: bool = False) -> list[str]:
         """The keyword arguments that repeat these hooks in a ``replay(...)`` line."""
         given = [
             f"{name}=..."
             for name in ("leaks", "invariant", "consume")
             if getattr(self, name) is not None
         ]
-        if asynchronous and self.backend != "asyncio":
+        if asynchronous and not awaited and self.backend != "asyncio":
             given.append(f"backend={self.backend!r}")
         return given
 
@@ -67,9 +67,14 @@ class Spec:
     name: str
     #: Top-level packages whose plain objects snapshots look inside (law b).
     packages: frozenset[str]
+    #: Checked from a running event loop (``check_writer_async``): reports
+    #: say ``await replay_async(...)``.
+    awaited: bool = False
 
 
-def make_spec(writer: object, opts: object, hooks: Hooks | None = None) -> Spec:
+def make_spec(
+    writer: object, opts: object, hooks: Hooks | None = None, *, awaited: bool = False
+) -> Spec:
     """Validate what to check; a writer class is instantiated with no arguments.
 
     Raises:
@@ -87,4 +92,5 @@ def make_spec(writer: object, opts: object, hooks: Hooks | None = None) -> Spec:
         asynchronous,
         f"{cls.__module__}.{cls.__qualname__}",
         frozenset({cls.__module__.partition(".")[0]}),
+        awaited,
     )

@@ -13,6 +13,7 @@ from .._events import Cancel, Chunk, CloseReason, Done, Error, Event
 
 __all__ = (
     "DEFAULT_MAX_CHUNK_SIZE",
+    "PHOENIX_CHUNK_SIZE",
     "InjectedFailure",
     "check_bool",
     "check_int",
@@ -22,6 +23,7 @@ __all__ = (
     "close_reasons",
     "error_reasons",
     "events",
+    "exception_reasons",
 )
 
 PHOENIX_CHUNK_SIZE = 64_000
@@ -164,6 +166,20 @@ class InjectedFailure(Exception):
     """Never raised by the kit: one of the exception types :func:`error_reasons` makes."""
 
 
+def exception_reasons() -> st.SearchStrategy[Exception]:
+    """The exceptions among :func:`error_reasons`: what a failing ``write_chunk`` raises."""
+    text = st.text(max_size=20)
+    return st.one_of(
+        st.sampled_from([errno.ENOSPC, errno.EIO, errno.EACCES]).map(
+            lambda code: OSError(code, os.strerror(code))
+        ),
+        st.builds(ValueError, text),
+        st.builds(RuntimeError, text),
+        st.builds(InjectedFailure, text),
+        st.builds(TimeoutError),
+    )
+
+
 def error_reasons() -> st.SearchStrategy[object]:
     """Return a strategy for the reasons inside ``Error(reason)``: anything at all.
 
@@ -173,15 +189,6 @@ def error_reasons() -> st.SearchStrategy[object]:
     a ``repr`` that is valid Python, so a failure report can be replayed.
     """
     text = st.text(max_size=20)
-    exceptions = st.one_of(
-        st.sampled_from([errno.ENOSPC, errno.EIO, errno.EACCES]).map(
-            lambda code: OSError(code, os.strerror(code))
-        ),
-        st.builds(ValueError, text),
-        st.builds(RuntimeError, text),
-        st.builds(InjectedFailure, text),
-        st.builds(TimeoutError),
-    )
     plain = st.one_of(
         st.none(),
         text,
@@ -189,7 +196,7 @@ def error_reasons() -> st.SearchStrategy[object]:
         st.tuples(text, st.integers()),
         st.binary(max_size=8),
     )
-    return st.one_of(exceptions, plain)
+    return st.one_of(exception_reasons(), plain)
 
 
 def close_reasons() -> st.SearchStrategy[CloseReason]:

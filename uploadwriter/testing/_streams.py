@@ -19,6 +19,7 @@ from ._strategies import (
     chunks,
     error_reasons,
     events,
+    exception_reasons,
 )
 
 __all__ = ("EventStream", "event_streams")
@@ -29,8 +30,12 @@ def _chunk_source(data: bytes) -> str:
     n = len(data)
     if n <= 32:
         return repr(data)
+    view = memoryview(data)
     for period in range(1, min(65, n // 2 + 1)):
-        if data[: n - period] == data[period:]:
+        # The cheap test first: most periods fail within the first bytes, and
+        # a multi-megabyte chunk is not copied for each one.
+        head = min(64, n - period)
+        if view[period : period + head] == view[:head] and view[: n - period] == view[period:]:
             pattern = data[:period]
             if pattern == b"\0":
                 return f"bytes({n})"
@@ -46,6 +51,32 @@ def _event_source(event: object) -> str:
     if isinstance(event, Chunk):
         return f"Chunk({_chunk_source(event.data)})"
     return safe_repr(event)
+
+
+def _events_source(events: Sequence[Event]) -> str:
+    """Python source of a list of events; a run of three or more equal ones as ``*[e] * n``."""
+    parts: list[str] = []
+    i = 0
+    while i < len(events):
+        j = i + 1
+        while j < len(events) and (events[j] is events[i] or events[j] == events[i]):
+            j += 1
+        source = _event_source(events[i])
+        parts.append(f"*[{source}] * {j - i}" if j - i >= 3 else ", ".join([source] * (j - i)))
+        i = j
+    return f"[{', '.join(parts)}]"
+
+
+def _check_failure(stream: EventStream, attribute: attrs.Attribute[Any], value: bool) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"fail_raises must be True or False, not {safe_repr(value)}")
+    if value and stream.fail_write_at is None:
+        raise ValueError("fail_raises=True needs fail_write_at: the index of the write that raises")
+    if value and not isinstance(stream.fail_reason, Exception):
+        raise TypeError(
+            f"with fail_raises=True, fail_reason must be an exception to raise, "
+            f"not {safe_repr(stream.fail_reason)}"
+        )
 
 
 def _to_tuple(events: Iterable[Event]) -> tuple[Event, ...]:
@@ -70,6 +101,14 @@ class EventStream:
     ``fail_write_at`` is set, ``check_writer`` turns the answer of that
     ``write_chunk`` call (counted from 0) into ``Err(fail_reason, state)``, as if
     the writer had failed, so that ``close(state, Error(fail_reason))`` is tested.
+    With ``fail_raises=True`` that write raises ``fail_reason`` (an exception)
+    instead, without calling the writer, so that ``close(last good state,
+    Error(exception))`` is tested (L11).
+
+    Raises:
+        TypeError: ``fail_raises`` is not a bool, or is true with a ``fail_reason``
+            that is not an exception.
+        ValueError: ``fail_raises`` is true without a ``fail_write_at``.
     """
 
     events: tuple[Event, ...] = attrs.field(converter=_to_tuple)
@@ -77,6 +116,7 @@ class EventStream:
     max_size: int | None = None
     fail_write_at: int | None = None
     fail_reason: object = None
+    fail_raises: bool = attrs.field(default=False, validator=_check_failure, kw_only=True)
 
     @property
     def total(self) -> int:
@@ -86,7 +126,7 @@ class EventStream:
     def __repr__(self) -> str:
         # Valid Python (for chunks up to 4 KiB of arbitrary data, or any
         # size of a repeated pattern), so a failure report can be pasted.
-        parts = [f"[{', '.join(_event_source(e) for e in self.events)}]"]
+        parts = [_events_source(self.events)]
         if self.expected_size is not None:
             parts.append(f"expected_size={self.expected_size!r}")
         if self.max_size is not None:
@@ -94,6 +134,8 @@ class EventStream:
         if self.fail_write_at is not None:
             parts.append(f"fail_write_at={self.fail_write_at!r}")
             parts.append(f"fail_reason={safe_repr(self.fail_reason)}")
+        if self.fail_raises:
+            parts.append("fail_raises=True")
         return f"EventStream({', '.join(parts)})"
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
@@ -137,11 +179,15 @@ def _streams(
         body.append(Done())
     fail_at: int | None = None
     reason: object = None
+    raises = False
     n_chunks = sum(isinstance(e, Chunk) for e in body)
     if write_failures and n_chunks and draw(st.integers(0, 2)) == 2:
         fail_at = draw(st.integers(0, n_chunks - 1))
-        reason = draw(error_reasons())
-    return EventStream(tuple(body), expected, limit, fail_at, reason)
+        # A write that answers Err, or one that raises (L11): then the reason
+        # is an exception.
+        raises = draw(st.booleans())
+        reason = draw(exception_reasons() if raises else error_reasons())
+    return EventStream(tuple(body), expected, limit, fail_at, reason, fail_raises=raises)
 
 
 def event_streams(
@@ -161,7 +207,8 @@ def event_streams(
     the upload closed, announce a wrong size, pass a ``max_size`` limit, or
     stop sending while the upload is open. A zero-byte upload is among the
     simplest cases. With ``write_failures``, about one upload in three makes a
-    write fail with any reason (see :class:`EventStream`).
+    write fail: answer ``Err`` with any reason, or raise an exception (see
+    :class:`EventStream`).
 
     Raises:
         InvalidArgument: an option is of the wrong type, or a count or size is negative.
