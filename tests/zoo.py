@@ -291,6 +291,56 @@ class AsyncFdLeakWriter:
         return Ok(state)
 
 
+class ForgetsOnErrorWriter:
+    """Law f, on one close path: removes its file on ``Cancel()``, forgets to on ``Error(...)``.
+
+    The bug of issue 14: a random search reaches a failed write on most runs,
+    not all; the check's fixed uploads reach it on every run.
+    """
+
+    def init(self, opts: Any) -> Ok[FileState] | Err[None]:
+        path = os.path.join(opts["dir"], f"upload-{next(_counter)}")
+        return Ok(FileState(path, os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)))
+
+    def meta(self, state: FileState) -> Mapping[str, object]:
+        return {"path": state.path}
+
+    def write_chunk(self, data: bytes, state: FileState) -> Ok[FileState] | Err[FileState]:
+        os.write(state.fd, data)
+        return Ok(state)
+
+    def close(self, state: FileState, reason: CloseReason) -> Ok[FileState] | Err[FileState]:
+        os.close(state.fd)
+        if reason == Cancel():
+            os.remove(state.path)
+        return Ok(state)
+
+    def discard(self, state: FileState) -> None:
+        os.remove(state.path)
+
+
+class AsyncForgetsOnErrorWriter:
+    """:class:`ForgetsOnErrorWriter` with async callbacks."""
+
+    def __init__(self) -> None:
+        self._sync = ForgetsOnErrorWriter()
+
+    async def init(self, opts: Any) -> Ok[FileState] | Err[None]:
+        return self._sync.init(opts)
+
+    def meta(self, state: FileState) -> Mapping[str, object]:
+        return self._sync.meta(state)
+
+    async def write_chunk(self, data: bytes, state: FileState) -> Ok[FileState] | Err[FileState]:
+        return self._sync.write_chunk(data, state)
+
+    async def close(self, state: FileState, reason: CloseReason) -> Ok[FileState] | Err[FileState]:
+        return self._sync.close(state, reason)
+
+    def discard(self, state: FileState) -> None:
+        self._sync.discard(state)
+
+
 # --- law g: the writer's own invariant ----------------------------------------
 
 
