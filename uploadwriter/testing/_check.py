@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -39,6 +41,23 @@ def default_settings() -> hypothesis.settings:
         phases=[phase for phase in Phase if phase is not Phase.explain],
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        return True
+    trio = sys.modules.get("trio")
+    if trio is None:
+        return False
+    try:
+        trio.lowlevel.current_task()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _ranges(letters: str) -> str:
@@ -220,9 +239,15 @@ def check_writer(
             or ``streams`` or ``sizes`` is not what it must be.
         ValueError: ``backend`` is not ``"asyncio"`` or ``"trio"``, or a size is
             less than 1.
+        RuntimeError: ``writer`` is async and an event loop is running here.
     """
     hooks = Hooks(leaks=leaks, invariant=invariant, consume=consume, backend=backend)
     spec = make_spec(writer, opts, hooks)
+    if spec.asynchronous and _in_event_loop():
+        raise RuntimeError(
+            "check_writer runs an async writer in an event loop of its own, which cannot "
+            "start in a running event loop: await check_writer_async(...) instead"
+        )
     return _check(spec, _plan(streams, sizes, settings), runner=None)
 
 
