@@ -9,6 +9,8 @@ import hashlib
 import io
 import math
 import os
+import subprocess
+import sys
 import types
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,7 +35,7 @@ from uploadwriter.testing import (
 )
 from uploadwriter.testing._laws import short
 from uploadwriter.testing._recorder import AsyncProxy, Recorder
-from uploadwriter.testing._snapshot import describe_change, fingerprint
+from uploadwriter.testing._snapshot import describe_change, fingerprint, render, shown
 from uploadwriter.testing._spec import Hooks, make_spec
 
 TESTS = frozenset({"tests"})
@@ -291,3 +293,117 @@ def test_every_error_class_says_when_it_is_raised() -> None:
         assert error.__doc__ is not None
         assert error.__doc__.startswith("Raised ")
     assert issubclass(WriterLawError, AssertionError)
+
+
+# --- the report shows states as the calls saw and returned them (issue 10, item 8) ----------
+
+
+class ReprListState:
+    """A mutable state with a repr that shows its contents."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def __repr__(self) -> str:
+        return f"ReprListState(chunks={self.chunks!r})"
+
+
+class ReprMutatingWriter(zoo.MutatingWriter):
+    def init(self, opts: Any) -> Any:
+        return Ok(ReprListState())
+
+
+def test_the_call_log_shows_each_state_as_it_was_then() -> None:
+    with pytest.raises(WriterLawError) as info:
+        replay(ReprMutatingWriter(), {}, EventStream([Chunk(b"abc"), Done()]))
+    message = str(info.value)
+    # init returned an empty list; write_chunk then appended to it.
+    assert "    init({}) -> Ok(state=ReprListState(chunks=[]))\n" in message
+    assert (
+        "    write_chunk(<3 bytes>, ReprListState(chunks=[])) -> "
+        "Ok(state=ReprListState(chunks=[b'abc']))\n"
+    ) in message
+
+
+def test_a_state_without_a_repr_is_shown_from_its_snapshot_once_it_changed() -> None:
+    with pytest.raises(WriterLawError) as info:
+        replay(zoo.MutatingWriter(), {}, EventStream([Chunk(b"abc"), Done()]))
+    message = str(info.value)
+    assert "    init({}) -> Ok(state=ListState(chunks=[]))\n" in message
+    assert (
+        "write_chunk(<3 bytes>, ListState(chunks=[])) -> Ok(state=<tests.zoo.ListState" in message
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (Box([1, 2]), "Box(items=[1, 2], label='box')"),
+        ({"a": (1,), "b": ()}, "{'a': (1,), 'b': ()}"),
+        (collections.deque([1]), "deque([1])"),
+        (frozenset({2, 1}), "frozenset({1, 2})"),
+        (Mutable(math.nan), "Mutable(value=nan)"),
+        (Mutable(hashlib.sha256()), "Mutable(value=<HASH with digest e3b0c44298fc1c14…>)"),
+        (Mutable(io.BytesIO()), "Mutable(value=<BytesIO>)"),
+        (collections.OrderedDict(a=1), "OrderedDict({'a': 1})"),
+    ],
+)
+def test_a_snapshot_is_written_out_like_a_repr(value: object, text: str) -> None:
+    assert render(fingerprint(value, TESTS)) == text
+
+
+def test_a_large_snapshot_is_cut() -> None:
+    text = render(fingerprint(list(range(10_000))), limit=50)
+    assert len(text) < 80
+    assert text.endswith("…]")
+    assert shown([1, 2, 3], fingerprint([1]), TESTS, limit=4) == "[1]"
+    assert shown(list(range(100)), fingerprint([0] * 100), TESTS, limit=10) == "[0, 0, 0,…"
+
+
+# --- EventStream's failing write ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"fail_raises": True}, ValueError, "fail_raises=True needs fail_write_at"),
+        (
+            {"fail_write_at": 0, "fail_reason": "disk", "fail_raises": True},
+            TypeError,
+            "with fail_raises=True, fail_reason must be an exception to raise, not 'disk'",
+        ),
+        ({"fail_raises": 1}, TypeError, "fail_raises must be True or False, not 1"),
+    ],
+)
+def test_a_raising_write_needs_an_exception_and_an_index(
+    kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        EventStream([Chunk(b"x")], **kwargs)
+
+
+# --- without Hypothesis (issue 10, item 9) -----------------------------------------------
+
+
+def test_importing_the_kit_without_hypothesis_says_what_to_install() -> None:
+    code = (
+        "import sys; sys.modules['hypothesis'] = None\n"
+        "try:\n    import uploadwriter.testing\n"
+        "except ImportError as exc:\n    print(type(exc).__name__, exc.name, exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.stdout.strip() == (
+        "ModuleNotFoundError hypothesis uploadwriter.testing needs Hypothesis, which is not "
+        "installed: pip install 'uploadwriter[testing]'"
+    )
+
+
+def test_another_missing_module_is_not_blamed_on_hypothesis() -> None:
+    code = "import sys; sys.modules['hypothesis.strategies'] = None\nimport uploadwriter.testing\n"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1
+    assert "pip install" not in result.stderr
