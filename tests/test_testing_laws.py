@@ -407,3 +407,16 @@ def test_another_missing_module_is_not_blamed_on_hypothesis() -> None:
     )
     assert result.returncode == 1
     assert "pip install" not in result.stderr
+
+
+def test_a_large_state_is_written_out_from_its_snapshot_not_repr() -> None:
+    class Loud:
+        def __repr__(self) -> str:
+            raise AssertionError("repr of a large state")
+
+    big = Mutable((bytes(10_000), Loud()))
+    text = shown(big, fingerprint(big, TESTS), TESTS, limit=60)
+    assert text.startswith("Mutable(value=(b'\\x00\\x00")
+    assert len(text) == 60
+    small = Mutable(1)
+    assert shown(small, fingerprint(small, TESTS), TESTS, limit=60) == "Mutable(value=1)"

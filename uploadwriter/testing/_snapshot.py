@@ -186,16 +186,38 @@ def _show(fp: Fingerprint) -> str:
 # --- showing a snapshot, for reports ------------------------------------------
 
 
+# Past this many bytes of data inside it, a value is written out from its
+# snapshot (which stops at the limit) rather than by repr (which would first
+# spell out megabytes, for each line of a call log).
+_REPR_WEIGHT = 4096
+
+
 def shown(value: object, snapshot: Fingerprint | None, packages: frozenset[str], limit: int) -> str:
     """``value`` as it was when ``snapshot`` was taken, in at most ``limit`` characters.
 
     Its own ``repr`` if nothing inside it changed since (then that is what it
-    printed then); otherwise the snapshot, written out like an attrs repr.
+    printed then) and it is small; otherwise the snapshot, written out like
+    an attrs repr.
     """
-    if snapshot is None or fingerprint(value, packages) == snapshot:
+    if snapshot is None:
+        return short(value, limit)
+    if _weight(snapshot) <= _REPR_WEIGHT and fingerprint(value, packages) == snapshot:
         return short(value, limit)
     text = render(snapshot, limit + 1)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _weight(fp: Fingerprint) -> int:
+    """Roughly how long a repr of the snapshot's value would be."""
+    tag = fp[0]
+    if tag == "leaf":
+        value = fp[2]
+        return len(value) if isinstance(value, (bytes, str)) else 1
+    if tag in ("obj", "map"):
+        return 1 + sum(_weight(child) for _, child in fp[2])
+    if tag in ("seq", "set"):
+        return 1 + sum(_weight(child) for child in fp[2])
+    return 1
 
 
 def render(fp: Fingerprint, limit: int = 160) -> str:

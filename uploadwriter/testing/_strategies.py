@@ -85,12 +85,16 @@ def _sizes(min_size: int, max_size: int) -> st.SearchStrategy[int]:
     return st.one_of([b for b in branches if b is not None])
 
 
+_PATTERNS = st.binary(min_size=0, max_size=64)
+
+
 @st.composite
-def _payloads(draw: st.DrawFn, size: int) -> bytes:
+def _payloads(draw: st.DrawFn, sizes: st.SearchStrategy[int]) -> bytes:
     # Large chunks repeat a short random pattern: drawing every byte of a
     # 64 KB chunk would be slow and would exhaust Hypothesis's data budget,
     # and a pattern still catches writers that reorder or drop bytes.
-    pattern = draw(st.binary(min_size=0, max_size=min(size, 64)))
+    size = draw(sizes)
+    pattern = draw(_PATTERNS)[:size]
     if not pattern:
         return bytes(size)
     return (pattern * (size // len(pattern) + 1))[:size]
@@ -127,7 +131,7 @@ def chunk_data(
     _check_sizes("min_size", min_size, "max_size", max_size)
     if kind not in _KINDS:
         raise InvalidArgument(f"kind={kind!r} must be one of {', '.join(map(repr, _KINDS))}")
-    data = _sizes(min_size, max_size).flatmap(_payloads)
+    data = _payloads(_sizes(min_size, max_size))
     kinds = st.sampled_from(_KINDS[:3]) if kind == "any" else st.just(kind)
     return st.tuples(data, kinds).map(lambda pair: _as_kind(*pair))
 

@@ -144,17 +144,28 @@ class EventStream:
         printer.text(repr(self))
 
 
+@attrs.frozen
+class _Parts:
+    """The strategies one upload is drawn from, built once: Hypothesis spends more
+    time building and validating a strategy than drawing from it."""
+
+    body: st.SearchStrategy[list[Chunk]]
+    after: st.SearchStrategy[list[Event]]
+    stops: st.SearchStrategy[tuple[Event, ...]]
+    reasons: st.SearchStrategy[object]
+    exceptions: st.SearchStrategy[Exception]
+
+
 @st.composite
 def _streams(
     draw: st.DrawFn,
+    parts: _Parts,
     *,
     with_expected_size: bool | None,
     adversarial: bool,
     write_failures: bool,
-    max_chunks: int,
-    max_chunk_size: int,
 ) -> EventStream:
-    body: list[Event] = list(draw(st.lists(chunks(max_size=max_chunk_size), max_size=max_chunks)))
+    body: list[Event] = list(draw(parts.body))
     total = sum(len(c.data) for c in body if isinstance(c, Chunk))
     sized = draw(st.booleans()) if with_expected_size is None else with_expected_size
     expected: int | None = total if sized else None
@@ -169,11 +180,8 @@ def _streams(
         # Stop at any point: Cancel, an early Done, or leaving the block while
         # open; the chunks after it are events after close.
         cut = draw(st.integers(0, len(body)))
-        stop: Sequence[Event] = draw(
-            st.sampled_from([(), (Cancel(),), (Done(),), (Done(), Done())])
-        )
-        body[cut:cut] = stop
-        body.extend(draw(st.lists(events(max_chunk_size=16), max_size=3)))
+        body[cut:cut] = draw(parts.stops)
+        body.extend(draw(parts.after))
     elif not sized or draw(st.booleans()):
         # A sized upload closes itself on its last byte; its Done is optional.
         body.append(Done())
@@ -186,7 +194,7 @@ def _streams(
         # A write that answers Err, or one that raises (L11): then the reason
         # is an exception.
         raises = draw(st.booleans())
-        reason = draw(exception_reasons() if raises else error_reasons())
+        reason = draw(parts.exceptions if raises else parts.reasons)
     return EventStream(tuple(body), expected, limit, fail_at, reason, fail_raises=raises)
 
 
@@ -218,10 +226,16 @@ def event_streams(
     check_bool("write_failures", write_failures)
     check_int("max_chunks", max_chunks)
     check_int("max_chunk_size", max_chunk_size)
+    parts = _Parts(
+        body=st.lists(chunks(max_size=max_chunk_size), max_size=max_chunks),
+        after=st.lists(events(max_chunk_size=16), max_size=3),
+        stops=st.sampled_from([(), (Cancel(),), (Done(),), (Done(), Done())]),
+        reasons=error_reasons(),
+        exceptions=exception_reasons(),
+    )
     return _streams(
+        parts,
         with_expected_size=with_expected_size,
         adversarial=adversarial,
         write_failures=write_failures,
-        max_chunks=max_chunks,
-        max_chunk_size=max_chunk_size,
     )
