@@ -20,7 +20,7 @@ from .._events import Done
 from .._results import Err, Ok
 from ._faults import Faults
 from ._laws import short
-from ._snapshot import Fingerprint, describe_change, fingerprint
+from ._snapshot import DISPLAY_BUDGET, Fingerprint, describe_change, fingerprint, shown
 from ._spec import Spec
 
 __all__ = ("AsyncProxy", "Call", "Recorder", "SyncProxy", "signature")
@@ -87,6 +87,10 @@ class Recorder:
             call.note = " (raised by the check in place of the writer's write_chunk)"
         return exc
 
+    def show(self, value: object, limit: int = 160) -> str:
+        """``value`` for a message, bounded even if it holds megabytes."""
+        return shown(value, fingerprint(value, self.spec.packages), self.spec.packages, limit)
+
     def raised(self, call: Call, exc: Exception) -> None:
         """The writer's callback raised ``exc``: law e for ``close``, d for the others."""
         call.raised = exc
@@ -97,7 +101,8 @@ class Recorder:
         """Judge the callback's answer; return what the driver gets."""
         call.answer = answer
         packages = self.spec.packages
-        call.returned = fingerprint(answer, packages)
+        # Only to show the answer as it was: a bounded snapshot will do.
+        call.returned = fingerprint(answer, packages, budget=DISPLAY_BUDGET)
         name = call.name
         if name == "meta":
             if not isinstance(answer, Mapping):
@@ -109,7 +114,7 @@ class Recorder:
         elif not isinstance(answer, (Ok, Err)):
             self.violate(
                 "a",
-                f"{signature(call)} returned {short(answer)} ({type(answer).__name__}), "
+                f"{signature(call)} returned {self.show(answer)} ({type(answer).__name__}), "
                 "not Ok(state) or Err(reason, state)",
             )
         watched_name = "opts" if name == "init" else "state"
@@ -124,7 +129,7 @@ class Recorder:
         if name == "close" and isinstance(answer, Err) and call.args[1] != Done():
             self.violate(
                 "e",
-                f"close(state, {short(call.args[1])}) returned {short(answer)}: closing "
+                f"close(state, {short(call.args[1])}) returned {self.show(answer)}: closing "
                 "with Cancel() or Error(...) must clean up and answer Ok",
             )
         if isinstance(answer, Ok) and self.spec.hooks.invariant is not None:
@@ -141,7 +146,7 @@ class Recorder:
         except Exception as exc:  # noqa: BLE001 - any failure of the user's invariant is the report
             self.violate(
                 "g",
-                f"the invariant failed on the state {call.name} returned, {short(state)}: "
+                f"the invariant failed on the state {call.name} returned, {self.show(state)}: "
                 f"{type(exc).__name__}: {exc}",
                 exc,
             )
@@ -149,7 +154,8 @@ class Recorder:
         if verdict is False:
             self.violate(
                 "g",
-                f"the invariant returned False for the state {call.name} returned: {short(state)}",
+                "the invariant returned False for the state "
+                f"{call.name} returned: {self.show(state)}",
             )
 
 

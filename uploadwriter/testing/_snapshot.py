@@ -34,7 +34,7 @@ import attrs
 
 from ._laws import short
 
-__all__ = ("Fingerprint", "describe_change", "fingerprint", "render", "shown")
+__all__ = ("DISPLAY_BUDGET", "Fingerprint", "describe_change", "fingerprint", "render", "shown")
 
 _LEAF_TYPES = (
     type(None),
@@ -65,69 +65,101 @@ def _package(obj: object) -> str:
     return (getattr(type(obj), "__module__", None) or "").partition(".")[0]
 
 
-def fingerprint(value: object, packages: frozenset[str] = frozenset()) -> Fingerprint:
+def fingerprint(
+    value: object, packages: frozenset[str] = frozenset(), *, budget: int | None = None
+) -> Fingerprint:
     """Return an immutable snapshot of ``value``; plain objects are looked inside if their
-    class comes from one of ``packages`` (top-level package names)."""
-    return _fingerprint(value, packages, set(), 0)
+    class comes from one of ``packages`` (top-level package names).
+
+    With a ``budget``, at most that many values are looked at, and the rest
+    is marked as not seen: enough to show a value, not to compare it whole.
+    """
+    return _Snapshot(packages, -1 if budget is None else budget).take(value, 0)
 
 
-def _fingerprint(  # noqa: PLR0911 - one return per kind of value
-    value: object, packages: frozenset[str], active: set[int], depth: int
-) -> Fingerprint:
-    kind = type(value).__qualname__
-    if isinstance(value, float) and math.isnan(value):
-        return ("nan",)
-    if isinstance(value, _LEAF_TYPES):
-        return ("leaf", kind, value)
-    if isinstance(value, bytearray):
-        return ("leaf", kind, bytes(value))
-    if isinstance(value, memoryview):
+# Exact types whose values are their own snapshot, looked up first: the
+# values most states hold (sizes, names, chunks of data). Not float: a NaN
+# is not equal to itself.
+_PLAIN = frozenset({type(None), bool, int, str, bytes})
+
+
+class _Snapshot:
+    """One snapshot being taken: the objects being looked inside (to stop at cycles)."""
+
+    __slots__ = ("active", "left", "packages")
+
+    def __init__(self, packages: frozenset[str], budget: int) -> None:
+        self.packages = packages
+        self.active: set[int] = set()
+        self.left = budget  # values still to look at; negative: no limit
+
+    def take(self, value: object, depth: int) -> Fingerprint:  # noqa: PLR0911 - one per kind
+        cls = type(value)
+        if self.left >= 0:
+            if self.left == 0:
+                return ("more", cls.__qualname__)
+            self.left -= 1
+        if cls in _PLAIN:
+            return ("leaf", cls.__qualname__, value)
+        kind = cls.__qualname__
+        if isinstance(value, float) and math.isnan(value):
+            return ("nan",)
+        if isinstance(value, _LEAF_TYPES):
+            return ("leaf", kind, value)
+        if isinstance(value, bytearray):
+            return ("leaf", kind, bytes(value))
+        if isinstance(value, memoryview):
+            try:
+                return ("leaf", kind, value.tobytes())
+            except ValueError:  # released
+                return ("leaf", kind, None)
+        if isinstance(value, _RESOURCE_TYPES) or (callable(value) and not attrs.has(cls)):
+            return ("id", kind, id(value))
+        if id(value) in self.active:
+            return ("cycle", kind)
+        if depth > _MAX_DEPTH:
+            return ("deep", kind)
+        self.active.add(id(value))
         try:
-            return ("leaf", kind, value.tobytes())
-        except ValueError:  # released
-            return ("leaf", kind, None)
-    if isinstance(value, _RESOURCE_TYPES) or (callable(value) and not attrs.has(type(value))):
+            return self._inside(value, kind, depth + 1)
+        finally:
+            self.active.discard(id(value))
+
+    def _inside(  # noqa: PLR0911 - one return per kind of container
+        self, value: object, kind: str, depth: int
+    ) -> Fingerprint:
+        take = self.take
+        if attrs.has(type(value)):
+            fields = attrs.fields(cast(Any, type(value)))
+            return (
+                "obj",
+                kind,
+                tuple((f.name, take(getattr(value, f.name, None), depth)) for f in fields),
+            )
+        if dataclasses.is_dataclass(value):
+            fields = dataclasses.fields(value)
+            return (
+                "obj",
+                kind,
+                tuple((f.name, take(getattr(value, f.name, None), depth)) for f in fields),
+            )
+        if isinstance(value, Mapping):
+            return ("map", kind, tuple((k, take(v, depth)) for k, v in value.items()))
+        if isinstance(value, (list, tuple, collections.deque, array.array)):
+            return ("seq", kind, tuple(take(item, depth) for item in value))
+        if isinstance(value, (set, frozenset)):
+            return ("set", kind, frozenset(take(item, depth) for item in value))
+        digest = _digest(value)
+        if digest is not None:
+            return ("hash", kind, digest)
+        if _package(value) in self.packages or isinstance(value, types.SimpleNamespace):
+            attributes = dict(getattr(value, "__dict__", {}))
+            for cls in type(value).__mro__:
+                for name in getattr(cls, "__slots__", ()):
+                    if name not in attributes and hasattr(value, name):
+                        attributes[name] = getattr(value, name)
+            return ("obj", kind, tuple((k, take(v, depth)) for k, v in sorted(attributes.items())))
         return ("id", kind, id(value))
-    if id(value) in active:
-        return ("cycle", kind)
-    if depth > _MAX_DEPTH:
-        return ("deep", kind)
-    active.add(id(value))
-    try:
-        return _inside(value, kind, packages, active, depth + 1)
-    finally:
-        active.discard(id(value))
-
-
-def _inside(  # noqa: PLR0911 - one return per kind of container
-    value: object, kind: str, packages: frozenset[str], active: set[int], depth: int
-) -> Fingerprint:
-    def fp(item: object) -> Fingerprint:
-        return _fingerprint(item, packages, active, depth)
-
-    if attrs.has(type(value)):
-        fields = attrs.fields(cast(Any, type(value)))
-        return ("obj", kind, tuple((f.name, fp(getattr(value, f.name, None))) for f in fields))
-    if dataclasses.is_dataclass(value):
-        fields = dataclasses.fields(value)
-        return ("obj", kind, tuple((f.name, fp(getattr(value, f.name, None))) for f in fields))
-    if isinstance(value, Mapping):
-        return ("map", kind, tuple((k, fp(v)) for k, v in value.items()))
-    if isinstance(value, (list, tuple, collections.deque, array.array)):
-        return ("seq", kind, tuple(fp(item) for item in value))
-    if isinstance(value, (set, frozenset)):
-        return ("set", kind, frozenset(fp(item) for item in value))
-    digest = _digest(value)
-    if digest is not None:
-        return ("hash", kind, digest)
-    if _package(value) in packages or isinstance(value, types.SimpleNamespace):
-        attributes = dict(getattr(value, "__dict__", {}))
-        for cls in type(value).__mro__:
-            for name in getattr(cls, "__slots__", ()):
-                if name not in attributes and hasattr(value, name):
-                    attributes[name] = getattr(value, name)
-        return ("obj", kind, tuple((k, fp(v)) for k, v in sorted(attributes.items())))
-    return ("id", kind, id(value))
 
 
 def _digest(value: object) -> str | None:
@@ -186,6 +218,9 @@ def _show(fp: Fingerprint) -> str:
 # --- showing a snapshot, for reports ------------------------------------------
 
 
+#: How many values a snapshot taken only to show a value looks at.
+DISPLAY_BUDGET = 200
+
 # Past this many bytes of data inside it, a value is written out from its
 # snapshot (which stops at the limit) rather than by repr (which would first
 # spell out megabytes, for each line of a call log).
@@ -201,10 +236,17 @@ def shown(value: object, snapshot: Fingerprint | None, packages: frozenset[str],
     """
     if snapshot is None:
         return short(value, limit)
-    if _weight(snapshot) <= _REPR_WEIGHT and fingerprint(value, packages) == snapshot:
+    if _weight(snapshot) <= _REPR_WEIGHT and _taken_alike(value, snapshot, packages):
         return short(value, limit)
     text = render(snapshot, limit + 1)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _taken_alike(value: object, snapshot: Fingerprint, packages: frozenset[str]) -> bool:
+    """Whether a snapshot of ``value`` now equals ``snapshot`` (taken with a budget or not)."""
+    if fingerprint(value, packages) == snapshot:
+        return True
+    return fingerprint(value, packages, budget=DISPLAY_BUDGET) == snapshot
 
 
 def _weight(fp: Fingerprint) -> int:
@@ -264,5 +306,7 @@ def _render(fp: Fingerprint, out: list[str], used: list[int], limit: int) -> Non
         items([("", child) for child in sorted(fp[2], key=repr)], f"{kind}({{", "})")
     elif tag == "hash":
         put(f"<{kind} with digest {fp[2][:16]}…>")
+    elif tag == "more":
+        put("…")
     else:  # "id", "cycle", "deep": not looked inside
         put(f"<{kind}>")
