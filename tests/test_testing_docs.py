@@ -58,7 +58,9 @@ def blocks() -> list[Block]:
         start = index
         while lines[index] != "```":
             index += 1
-        found.append(Block(start + 1, fence["language"], "\n".join(lines[start:index]) + "\n", marker))
+        found.append(
+            Block(start + 1, fence["language"], "\n".join(lines[start:index]) + "\n", marker)
+        )
         index += 1
         marker = None
     return found

@@ -420,3 +420,43 @@ def test_a_large_state_is_written_out_from_its_snapshot_not_repr() -> None:
     assert len(text) == 60
     small = Mutable(1)
     assert shown(small, fingerprint(small, TESTS), TESTS, limit=60) == "Mutable(value=1)"
+
+
+def test_a_snapshot_with_a_budget_stops_and_says_so() -> None:
+    snapshot = fingerprint(list(range(1000)), budget=5)
+    assert render(snapshot) == "[0, 1, 2, 3, …]"
+    assert fingerprint(list(range(1000)), budget=5) == snapshot
+    assert render(fingerprint(Box([1, 2, 3]), TESTS, budget=3)) == "Box(items=[1, …], …)"
+    assert render(fingerprint({"a": 1, "b": 2}, budget=2)) == "{'a': 1, …}"
+
+
+class KeepsOnDiscardWriter(zoo.ForgetsOnErrorWriter):
+    def discard(self, state: zoo.FileState) -> None:
+        pass  # the bug: the completed upload's file stays
+
+
+def test_a_discard_hook_that_releases_nothing_is_law_f(tmp_path: Path) -> None:
+    with pytest.raises(WriterLawError) as info:
+        replay(
+            KeepsOnDiscardWriter(),
+            {"dir": str(tmp_path)},
+            EventStream([Chunk(b"abc"), Done()]),
+            leaks=lambda: files_in(tmp_path),
+        )
+    assert info.value.law == "f"
+    message = str(info.value)
+    assert "\n    discard(FileState(path=" in message
+    assert ") -> None\n" in message
+    assert "consume=" not in message  # the writer has a discard hook: no hint to add one
+
+
+def test_no_event_loop_is_running_here() -> None:
+    from uploadwriter.testing._check import _in_event_loop
+
+    assert not _in_event_loop()
+    saved = sys.modules.pop("trio", None)
+    try:
+        assert not _in_event_loop()
+    finally:
+        if saved is not None:
+            sys.modules["trio"] = saved

@@ -27,7 +27,7 @@ import pathlib
 import socket
 import types
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 import attrs
@@ -128,27 +128,23 @@ class _Snapshot:
     def _inside(  # noqa: PLR0911 - one return per kind of container
         self, value: object, kind: str, depth: int
     ) -> Fingerprint:
-        take = self.take
         if attrs.has(type(value)):
             fields = attrs.fields(cast(Any, type(value)))
-            return (
-                "obj",
-                kind,
-                tuple((f.name, take(getattr(value, f.name, None), depth)) for f in fields),
-            )
+            named = ((f.name, getattr(value, f.name, None)) for f in fields)
+            return ("obj", kind, self._pairs(named, depth))
         if dataclasses.is_dataclass(value):
-            fields = dataclasses.fields(value)
-            return (
-                "obj",
-                kind,
-                tuple((f.name, take(getattr(value, f.name, None), depth)) for f in fields),
-            )
+            named = ((f.name, getattr(value, f.name, None)) for f in dataclasses.fields(value))
+            return ("obj", kind, self._pairs(named, depth))
         if isinstance(value, Mapping):
-            return ("map", kind, tuple((k, take(v, depth)) for k, v in value.items()))
+            return ("map", kind, self._pairs(value.items(), depth))
         if isinstance(value, (list, tuple, collections.deque, array.array)):
-            return ("seq", kind, tuple(take(item, depth) for item in value))
+            return ("seq", kind, tuple(child for _, child in self._pairs(enumerate(value), depth)))
         if isinstance(value, (set, frozenset)):
-            return ("set", kind, frozenset(take(item, depth) for item in value))
+            return (
+                "set",
+                kind,
+                frozenset(child for _, child in self._pairs(enumerate(value), depth)),
+            )
         digest = _digest(value)
         if digest is not None:
             return ("hash", kind, digest)
@@ -158,8 +154,21 @@ class _Snapshot:
                 for name in getattr(cls, "__slots__", ()):
                     if name not in attributes and hasattr(value, name):
                         attributes[name] = getattr(value, name)
-            return ("obj", kind, tuple((k, take(v, depth)) for k, v in sorted(attributes.items())))
+            return ("obj", kind, self._pairs(sorted(attributes.items()), depth))
         return ("id", kind, id(value))
+
+    def _pairs(self, pairs: Iterable[tuple[Any, object]], depth: int) -> tuple[Any, ...]:
+        """``(key, snapshot)`` for each pair; once the budget is spent, one last ``…``."""
+        taken: list[tuple[Any, Fingerprint]] = []
+        for key, item in pairs:
+            if self.left == 0:
+                taken.append(("…", _MORE))
+                break
+            taken.append((key, self.take(item, depth)))
+        return tuple(taken)
+
+
+_MORE: Fingerprint = ("more", "")
 
 
 def _digest(value: object) -> str | None:
@@ -277,8 +286,8 @@ def _render(fp: Fingerprint, out: list[str], used: list[int], limit: int) -> Non
     def items(children: list[tuple[str, Fingerprint]], opening: str, closing: str) -> None:
         put(opening)
         for i, (prefix, child) in enumerate(children):
-            if used[0] > limit:
-                put("…")
+            if used[0] > limit or child[0] == "more":
+                put((", " if i else "") + "…")
                 break
             put((", " if i else "") + prefix)
             _render(child, out, used, limit)
