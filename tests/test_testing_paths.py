@@ -22,7 +22,7 @@ from uploadwriter.testing import (
     replay,
 )
 from uploadwriter.testing._paths import fixed_uploads
-from uploadwriter.testing._run import run_stream
+from uploadwriter.testing._replay import run_stream
 from uploadwriter.testing._spec import make_spec
 
 ALL_PATHS = tuple(CLOSE_PATHS)

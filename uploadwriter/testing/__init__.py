@@ -34,8 +34,8 @@ from ._leaks import open_fds as open_fds
 from ._machine import WriterMachine as WriterMachine
 from ._machine import writer_machine as writer_machine
 from ._paths import CLOSE_PATHS as CLOSE_PATHS
-from ._run import replay as replay
-from ._run import replay_async as replay_async
+from ._replay import replay as replay
+from ._replay import replay_async as replay_async
 from ._strategies import InjectedFailure as InjectedFailure
 from ._strategies import chunk_data as chunk_data
 from ._strategies import chunks as chunks

@@ -18,8 +18,8 @@ from hypothesis.strategies import SearchStrategy
 
 from ._laws import short
 from ._paths import CLOSE_PATHS, fixed_uploads
+from ._replay import LoopRunner, run_stream
 from ._report import SHRUNK, Origin
-from ._run import LoopRunner, run_stream
 from ._sizes import check_sizes, near_sizes, sized_uploads
 from ._spec import Consume, Hooks, Invariant, Leaks, Spec, make_spec
 from ._streams import EventStream, event_streams

@@ -3,18 +3,16 @@
 A run sends an upload's events through the real :class:`~uploadwriter.Uploader`
 or :class:`~uploadwriter.AsyncUploader`, whose writer is a recording proxy of
 the checked one (:mod:`._recorder`); after the upload it asks for meta
-(law c), hands over what a completed upload made (``consume=``), and
+(law c), hands over what a completed upload made (``consume=``, or the
+writer's ``discard`` hook), and
 compares what is open (``leaks=``, law f).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
-
-import anyio
-import anyio.to_thread
 
 from .._async import AsyncUploader
 from .._errors import InitError, UploadClosed, UploadError
@@ -27,10 +25,10 @@ from ._laws import InitRefused, WriterLawError, short
 from ._paths import When, close_path
 from ._recorder import AsyncProxy, Call, Recorder, SyncProxy
 from ._report import AS_GIVEN, Origin, law_report
-from ._spec import Consume, Hooks, Invariant, Leaks, Spec, make_spec
+from ._spec import Leaks, Spec
 from ._streams import EventStream
 
-__all__ = ("AsyncRun", "LoopRunner", "SyncRun", "replay", "replay_async", "run_stream")
+__all__ = ("AsyncRun", "SyncRun")
 
 _WHEN: dict[type[Event], When] = {Chunk: "chunk", Done: "done", Cancel: "cancel"}
 
@@ -327,125 +325,3 @@ class AsyncRun(_Run):
         if self.entered:
             self.entered = False
             await self.up.__aexit__(type(exc), exc, exc.__traceback__)
-
-
-def _run_sync(spec: Spec, stream: EventStream, origin: Origin, probe: bool) -> set[str]:
-    run = SyncRun(spec, stream, origin=origin)
-    if run.start():
-        try:
-            for event in stream.events:
-                run.send(event)
-        except WriterLawError as exc:
-            run.abort(exc)
-            raise
-    elif probe:
-        run.finish()
-        raise run.init_refused()
-    run.finish()
-    return run.paths
-
-
-async def _run_async(spec: Spec, stream: EventStream, origin: Origin, probe: bool) -> set[str]:
-    run = AsyncRun(spec, stream, origin=origin)
-    if await run.start():
-        try:
-            for event in stream.events:
-                await run.send(event)
-        except WriterLawError as exc:
-            await run.abort(exc)
-            raise
-    elif probe:
-        await run.finish()
-        raise run.init_refused()
-    await run.finish()
-    return run.paths
-
-
-#: Runs an async function to its end from synchronous code: ``anyio.run`` on
-#: a new loop, or ``anyio.from_thread.run`` on the caller's loop.
-LoopRunner = Callable[..., Any]
-
-
-def run_stream(
-    spec: Spec,
-    stream: EventStream,
-    *,
-    origin: Origin = AS_GIVEN,
-    probe: bool = False,
-    runner: LoopRunner | None = None,
-) -> set[str]:
-    """Run one upload; return the close paths it took (see ``CLOSE_PATHS``).
-
-    An async writer runs in a new event loop on ``spec.hooks.backend``, or
-    through ``runner``. ``origin`` says in a report where ``stream`` comes from.
-
-    Raises:
-        WriterLawError: a law broke.
-        InitRefused: with ``probe``, ``init`` refused the opts.
-    """
-    if not spec.asynchronous:
-        return _run_sync(spec, stream, origin, probe)
-    paths: set[str]
-    if runner is None:
-        paths = anyio.run(_run_async, spec, stream, origin, probe, backend=spec.hooks.backend)
-    else:
-        paths = runner(_run_async, spec, stream, origin, probe)
-    return paths
-
-
-def _replay_spec(
-    writer: object, opts: object, stream: object, hooks: Hooks, *, awaited: bool = False
-) -> Spec:
-    if not isinstance(stream, EventStream):
-        raise TypeError(f"stream must be an EventStream, not {short(stream)}")
-    return make_spec(writer, opts, hooks, awaited=awaited)
-
-
-def replay(
-    writer: object,
-    opts: object,
-    stream: EventStream,
-    *,
-    leaks: Leaks | None = None,
-    invariant: Invariant | None = None,
-    consume: Consume | None = None,
-    backend: str = "asyncio",
-) -> None:
-    """Run one upload, ``stream``, through ``writer`` with every check of :func:`check_writer`.
-
-    This is how a failure that ``check_writer`` reported is reproduced; it also
-    lets a test of your own drive ``@given(event_streams())`` streams through it.
-    An async writer runs under ``anyio.run`` on ``backend``: inside a running
-    event loop, use :func:`replay_async`.
-
-    Raises:
-        WriterLawError: the writer broke a law on this stream.
-        TypeError: ``writer`` is not an upload writer, or ``stream`` not an ``EventStream``.
-    """
-    hooks = Hooks(leaks=leaks, invariant=invariant, consume=consume, backend=backend)
-    run_stream(_replay_spec(writer, opts, stream, hooks), stream)
-
-
-async def replay_async(
-    writer: object,
-    opts: object,
-    stream: EventStream,
-    *,
-    leaks: Leaks | None = None,
-    invariant: Invariant | None = None,
-    consume: Consume | None = None,
-) -> None:
-    """:func:`replay` for code already in an event loop (asyncio or trio): ``await`` it.
-
-    An async writer runs on the running loop; a sync one in a worker thread.
-
-    Raises:
-        WriterLawError: the writer broke a law on this stream.
-        TypeError: ``writer`` is not an upload writer, or ``stream`` not an ``EventStream``.
-    """
-    hooks = Hooks(leaks=leaks, invariant=invariant, consume=consume)
-    spec = _replay_spec(writer, opts, stream, hooks, awaited=True)
-    if spec.asynchronous:
-        await _run_async(spec, stream, AS_GIVEN, False)
-    else:
-        await anyio.to_thread.run_sync(_run_sync, spec, stream, AS_GIVEN, False)
