@@ -6,9 +6,9 @@ returning ``Ok(state)`` / ``Err(reason, state)``; a pure reducer
 and :class:`AsyncUploader` perform the writer calls it asks for.
 """
 
+from ._adapters import InlineWriter as InlineWriter
+from ._adapters import ThreadedWriter as ThreadedWriter
 from ._async import AsyncUploader as AsyncUploader
-from ._async import InlineWriter as InlineWriter
-from ._async import ThreadedWriter as ThreadedWriter
 from ._errors import ChunkTimeout as ChunkTimeout
 from ._errors import FileTooLarge as FileTooLarge
 from ._errors import IncompleteUpload as IncompleteUpload

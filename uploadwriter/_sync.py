@@ -5,11 +5,11 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Generic, TypeVar
 
-from ._base import DriverBase, note_exit_failure
+from ._base import DriverBase, note_exit_failure, raise_error
 from ._errors import UploadBusy
-from ._events import Cancel, Chunk, Event
+from ._events import Cancel, Chunk, Event, check_event
 from ._protocols import UploadWriter, check_writer_shape
-from .reducer import Upload, reduce, start
+from .reducer import start
 
 __all__ = ("Uploader",)
 
@@ -30,12 +30,18 @@ class Uploader(DriverBase[S], Generic[O, S]):
             up.send(Done())
         up.meta()
 
+    Not thread-safe: use one ``Uploader`` from one thread. A writer callback
+    may send ``Cancel()`` to its own upload (a progress hook that cancels, say):
+    it is recorded, and the writer is closed with ``Cancel()`` once the
+    callback has answered.
+
     Raises:
-        TypeError: ``writer`` lacks a callback or has an async one.
-        InvalidLimit: ``expected_size`` or ``max_size`` is negative or not an int.
+        TypeError: ``writer`` lacks a callback or has an async one; a size is
+            not an int.
+        InvalidLimit: ``expected_size`` or ``max_size`` is negative.
     """
 
-    __slots__ = ("_entered", "_opts", "_writer")
+    __slots__ = ("_opts", "_writer")
 
     def __init__(
         self,
@@ -49,7 +55,7 @@ class Uploader(DriverBase[S], Generic[O, S]):
         self._writer = writer
         self._meta = writer.meta
         self._opts = opts
-        self._upload: Upload[S] = start(expected_size=expected_size, max_size=max_size)
+        self._upload = start(expected_size=expected_size, max_size=max_size)
         self._entered = False
 
     def __enter__(self) -> Uploader[O, S]:
@@ -92,25 +98,32 @@ class Uploader(DriverBase[S], Generic[O, S]):
             WriterFailure: the writer returned ``Err`` or raised; it was closed.
             IncompleteUpload: ``Done()`` came before ``expected_size`` bytes.
             UploadClosed: a chunk was sent after the upload closed.
+            UploadBusy: the ``with`` block was not entered yet (``init`` has
+                not been called), or a writer callback sent a chunk or ``Done()``.
             InvalidEvent: ``event`` is not one of the three events.
         """
+        check_event(event)
+        if not self._entered:
+            raise UploadBusy(
+                f"{event!r} was sent before the upload started: enter the `with "
+                "Uploader(...) as up:` block first (entering it calls the writer's init)"
+            )
         self._feed(event)
 
     def _feed(self, event: object) -> None:
-        step = reduce(self._upload, event)
-        self._upload = upload = step.upload
-        call = step.call
-        while call is not None:
+        step = self._reduce(event)
+        while (call := step.call) is not None:
             writer = self._writer
+            state = step.upload.state
             try:
                 if isinstance(call, Chunk):
-                    answer: object = writer.write_chunk(call.data, upload.state)
+                    answer: object = writer.write_chunk(call.data, state)
                 else:
-                    answer = writer.close(upload.state, call)
+                    answer = writer.close(state, call)
             except BaseException as exc:  # noqa: BLE001 - fed to the reducer (L11)
                 answer = exc
-            step = reduce(upload, answer)
-            self._upload = upload = step.upload
-            call = step.call
+            # Reduced against the current upload: the callback may have sent a
+            # Cancel() to it meanwhile, which the reducer has recorded.
+            step = self._reduce(answer)
         if step.error is not None:
-            raise step.error
+            raise_error(step)

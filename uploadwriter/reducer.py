@@ -1,4 +1,4 @@
-"""The pure reducer: every lifecycle rule of an upload lives in this module.
+"""The pure reducer: everything that affects an upload's lifecycle lives in this module.
 
 Theory of operation
 -------------------
@@ -8,18 +8,22 @@ make next (if any), and the error to give the caller (if any). Events are
 
 * what the caller sends: :class:`~uploadwriter.Chunk`, :class:`~uploadwriter.Done`,
   :class:`~uploadwriter.Cancel`;
-* what a driver observes: :class:`~uploadwriter.TimedOut`;
-* the writer's answer to the last call: ``Ok``, ``Err``, or the exception the
+* what a driver observes: :class:`~uploadwriter.TimedOut` (the chunk timeout);
+* the writer's answer to the pending call: ``Ok``, ``Err``, the exception the
   callback raised (any ``BaseException`` instance), or whatever else it
-  returned (which is a broken writer, and treated as such).
+  returned (a broken writer, treated as a failed call).
+
+Each event falls in one :class:`Kind`, and the table :data:`TRANSITIONS` has
+a row for every ``(phase, kind)``: the handler that computes the step and the
+phases it may lead to. The table is the whole machine; :func:`reduce` looks the
+row up in a copy of it indexed by numbers, built from it once (so the fast
+path cannot drift from the table), and nothing else decides a transition.
 
 A step's ``call`` is the writer call to perform with ``step.upload.state``:
 a ``Chunk`` means ``write_chunk(call.data, state)``; a close reason means
 ``close(state, call)``; ``None`` means nothing. ``init`` is the first call of
 every upload and is not named by a step: a driver calls it once, right after
-:func:`start`, and feeds its answer back.
-
-A driver is therefore a loop::
+:func:`start`, and feeds its answer back. A driver is therefore a loop::
 
     step = reduce(upload, event)
     while step.call is not None:
@@ -28,25 +32,22 @@ A driver is therefore a loop::
     if step.error is not None:
         raise step.error
 
+A driver that lets other tasks send while a call is pending reduces each
+answer against its *current* upload, since a ``Cancel`` (or a chunk timeout)
+may have been recorded meanwhile: a cancel is accepted at any moment. While a
+call is pending it is remembered (:attr:`Upload.requested`), and the writer is
+closed with ``Cancel()`` as soon as the pending call answers.
+
 The reducer does no I/O, reads no clock, and never raises, whatever it is fed:
 an event that does not fit the phase is answered with an error in the step and
-an unchanged upload. Transitions are the table :data:`TRANSITIONS`, keyed by
-``(phase, type of event)``.
-
-Phases::
-
-    STARTING --Ok--> OPEN --Chunk--> WRITING --Ok--> OPEN (or CLOSING at expected size)
-        |             |                 |
-        Err           Done/Cancel       Err/raise/timeout
-        v             v                 v
-      CLOSED <--answer-- CLOSING <-------+
+an unchanged upload.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, Final, TypeVar
 
 import attrs
 
@@ -56,7 +57,6 @@ from ._errors import (
     IncompleteUpload,
     InitError,
     InvalidEvent,
-    InvalidLimit,
     UploadBusy,
     UploadClosed,
     UploadError,
@@ -66,154 +66,68 @@ from ._errors import (
     safe_repr,
 )
 from ._events import Cancel, Chunk, CloseReason, Done, Error, TimedOut
+from ._options import size_option
 from ._results import Err, Ok
+from ._values import (
+    CANCEL,
+    CHUNK,
+    CLOSED,
+    CLOSING,
+    DONE,
+    ERR,
+    MALFORMED,
+    OK,
+    OPEN,
+    PENDING,
+    RAISED,
+    STARTING,
+    TIMED_OUT,
+    WRITING,
+    Ending,
+    Kind,
+    Limits,
+    Phase,
+    Step,
+    Upload,
+    kind_of,
+)
 
-__all__ = ("TRANSITIONS", "Limits", "Phase", "Step", "Upload", "meta_error", "reduce", "start")
+__all__ = (
+    "CLOSED",
+    "CLOSING",
+    "OPEN",
+    "PENDING",
+    "STARTING",
+    "TRANSITIONS",
+    "WRITING",
+    "Ending",
+    "Kind",
+    "Limits",
+    "Phase",
+    "Step",
+    "Transition",
+    "Upload",
+    "kind_of",
+    "meta_error",
+    "reduce",
+    "start",
+)
 
 S = TypeVar("S")
 
-
-class Phase(enum.Enum):
-    """Where an upload is in its lifecycle."""
-
-    STARTING = "starting"  #: ``init`` was called; its answer is awaited
-    OPEN = "open"  #: waiting for the caller's next event
-    WRITING = "writing"  #: ``write_chunk`` was called; its answer is awaited
-    CLOSING = "closing"  #: ``close`` was called; its answer is awaited
-    CLOSED = "closed"  #: final: closed, or never started
-
-
-STARTING, OPEN, WRITING, CLOSING, CLOSED = Phase
-
-
-@attrs.frozen
-class Limits:
-    """Sizes fixed when an upload starts; ``limit`` is the smaller of the two known ones."""
-
-    expected_size: int | None
-    max_size: int | None
-    limit: int | None
-
-
-class _Record(tuple[Any, ...]):
-    """Record semantics for the reducer's tuples: frozen, equal only to their own class."""
-
-    __slots__ = ()
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and tuple.__eq__(self, other)
-
-    def __ne__(self, other: object) -> bool:
-        return not self == other
-
-    def __hash__(self) -> int:
-        return tuple.__hash__(self)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise attrs.exceptions.FrozenInstanceError
-
-    def __delattr__(self, name: str) -> None:
-        raise attrs.exceptions.FrozenInstanceError
-
-
-class _UploadFields(NamedTuple):
-    phase: Phase
-    #: The writer's state (``None`` until ``init`` answered ``Ok``).
-    state: Any
-    #: Bytes accepted by ``write_chunk`` so far.
-    size: int
-    limits: Limits
-    #: Size of the chunk being written (phase ``WRITING``), else 0.
-    inflight: int = 0
-    #: The reason ``close`` was (or is being) called with; ``None`` before.
-    reason: CloseReason | None = None
-    #: The error to give the caller once ``close`` has answered (phase ``CLOSING``).
-    pending: BaseException | None = None
-    #: Why the upload failed or was refused, once ``CLOSED``; ``None`` if it did not fail.
-    failure: BaseException | None = None
-
-
-class Upload(_Record, _UploadFields, Generic[S]):
-    """One upload's whole lifecycle state. Immutable: :func:`reduce` returns a new one.
-
-    Fields: ``phase``, ``state`` (the writer's), ``size`` (bytes accepted so
-    far), ``limits``, ``inflight`` (the chunk being written), ``reason`` (what
-    ``close`` was called with), ``pending`` (the error due once ``close``
-    answers), ``failure`` (why it failed, once closed). ``_replace(**changes)``
-    returns a copy with some fields changed.
-    """
-
-    # A tuple, not an attrs class: one reduction builds two of these per chunk,
-    # and a tuple is built several times faster than a frozen attrs instance
-    # (see bench/ and the README's Performance section).
-    __slots__ = ()
-
-    if TYPE_CHECKING:
-        # What the type checker sees: the generic constructor and field (at
-        # run time, the NamedTuple's own).
-        def __new__(  # noqa: PLR0917 - the fields, positional as in the NamedTuple
-            cls,
-            phase: Phase,
-            state: S,
-            size: int,
-            limits: Limits,
-            inflight: int = 0,
-            reason: CloseReason | None = None,
-            pending: BaseException | None = None,
-            failure: BaseException | None = None,
-        ) -> Upload[S]: ...
-
-        @property
-        def state(self) -> S: ...
-
-
-class _StepFields(NamedTuple):
-    upload: Upload[Any]
-    call: Chunk | CloseReason | None = None
-    error: BaseException | None = None
-
-
-class Step(_Record, _StepFields, Generic[S]):
-    """What :func:`reduce` decided: the next ``upload``, the writer ``call`` to make, the ``error``
-    to raise. Immutable, like :class:`Upload`."""
-
-    __slots__ = ()
-
-    if TYPE_CHECKING:
-
-        def __new__(
-            cls,
-            upload: Upload[S],
-            call: Chunk | CloseReason | None = None,
-            error: BaseException | None = None,
-        ) -> Step[S]: ...
-
-        @property
-        def upload(self) -> Upload[S]: ...
-
-
-_DONE = Done()
-_CANCEL = Cancel()
-
-
-def _check_size(name: str, value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidLimit(f"{name} must be a whole number of bytes or None, not {value!r}")
-    if value < 0:
-        raise InvalidLimit(f"{name} must be 0 or more bytes, not {value}")
-    return value
+_DONE: Final = Done()
+_CANCEL: Final = Cancel()
 
 
 def start(*, expected_size: int | None = None, max_size: int | None = None) -> Upload[Any]:
     """Return a new upload waiting for ``init``'s answer.
 
     Raises:
-        InvalidLimit: a size is negative or not an integer.
+        TypeError: a size is not an int (or ``None``).
+        InvalidLimit: a size is negative.
     """
-    expected = _check_size("expected_size", expected_size)
-    maximum = _check_size("max_size", max_size)
+    expected = size_option("expected_size", expected_size)
+    maximum = size_option("max_size", max_size)
     known = [n for n in (expected, maximum) if n is not None]
     limit = min(known) if known else None
     return Upload(STARTING, None, 0, Limits(expected, maximum, limit))
@@ -221,18 +135,17 @@ def start(*, expected_size: int | None = None, max_size: int | None = None) -> U
 
 def meta_error(upload: Upload[Any]) -> UploadError | None:
     """Return the error to raise if the writer's meta may not be asked for yet (L12), else None."""
-    if upload.phase is not CLOSED:
+    if upload._phase is not CLOSED:
         return UploadInProgress(
-            f"the upload is {upload.phase.value} after {upload.size} bytes; "
+            f"the upload is {upload._phase.label} after {upload._size} bytes; "
             "meta is available once it has closed with Done()"
         )
-    if upload.failure is not None:
+    failure = upload.failure
+    if failure is not None:
+        return UploadFailed(f"the upload failed, so it has no meta: {safe_repr(failure)}", failure)
+    if upload.close_reason != _DONE:
         return UploadFailed(
-            f"the upload failed, so it has no meta: {safe_repr(upload.failure)}", upload.failure
-        )
-    if upload.reason != _DONE:
-        return UploadFailed(
-            f"the upload was closed with {upload.reason!r}, so it has no meta", None
+            f"the upload was closed with {upload.close_reason!r}, so it has no meta", None
         )
     return None
 
@@ -244,133 +157,51 @@ def meta_error(upload: Upload[Any]) -> UploadError | None:
 Handler = Callable[[Upload[Any], Any], Step[Any]]
 
 
+def _interruption(reason: object) -> bool:
+    """Whether a raised answer is a cancellation, KeyboardInterrupt...: not a writer failure."""
+    return isinstance(reason, BaseException) and not isinstance(reason, Exception)
+
+
 def _close(
-    upload: Upload[Any], reason: CloseReason, pending: BaseException | None, state: object
+    upload: Upload[Any],
+    reason: CloseReason,
+    failure: BaseException | None,
+    state: object,
+    size: int | None = None,
 ) -> Step[Any]:
-    closing = Upload(CLOSING, state, upload.size, upload.limits, 0, reason, pending, None)
+    ending = Ending(None, reason, failure)
+    closing = Upload(
+        CLOSING, state, upload._size if size is None else size, upload._limits, 0, ending
+    )
     return Step(closing, reason)
+
+
+def _close_as_requested(
+    upload: Upload[Any], requested: Cancel | TimedOut, state: object, size: int
+) -> Step[Any]:
+    # The cancel (or chunk timeout) that arrived while the call was pending.
+    failure = ChunkTimeout(requested.seconds) if isinstance(requested, TimedOut) else None
+    return _close(upload, _CANCEL, failure, state, size)
 
 
 def _unchanged(upload: Upload[Any], event: object) -> Step[Any]:
     return Step(upload)
 
 
-def _started(upload: Upload[Any], answer: Ok[Any]) -> Step[Any]:
-    if upload.limits.expected_size == 0:
-        # A zero-byte upload has reached its expected size already (L3).
-        return _close(upload, _DONE, None, answer.state)
-    return Step(Upload(OPEN, answer.state, 0, upload.limits))
-
-
-def _init_failed(upload: Upload[Any], reason: object) -> Step[Any]:
-    error: BaseException = (
-        reason
-        if isinstance(reason, BaseException) and not isinstance(reason, Exception)
-        else InitError(reason)
-    )
-    return Step(Upload(CLOSED, None, 0, upload.limits, failure=error), None, error)
-
-
-def _init_err(upload: Upload[Any], answer: Err[Any]) -> Step[Any]:
-    return _init_failed(upload, answer.reason)
-
-
-# The two handlers on every chunk's path build their values with tuple.__new__
-# directly: the same values as Upload(...)/Step(...), without a Python-level
-# __new__ call for the defaults.
-_new = tuple.__new__
-
-
-def _chunk(upload: Upload[Any], event: Chunk) -> Step[Any]:
-    n = len(event.data)
-    limits = upload.limits
-    limit = limits.limit
-    if limit is not None and upload.size + n > limit:
-        return _close(upload, _CANCEL, FileTooLarge(limit, upload.size, n), upload.state)
-    writing = _new(Upload, (WRITING, upload.state, upload.size, limits, n, None, None, None))
-    return _new(Step, (writing, event, None))
-
-
-def _done(upload: Upload[Any], event: Done) -> Step[Any]:
-    expected = upload.limits.expected_size
-    if expected is not None and upload.size < expected:
-        return _close(upload, _CANCEL, IncompleteUpload(expected, upload.size), upload.state)
-    return _close(upload, _DONE, None, upload.state)
-
-
-def _cancel(upload: Upload[Any], event: Cancel) -> Step[Any]:
-    return _close(upload, _CANCEL, None, upload.state)
-
-
-def _timed_out(upload: Upload[Any], event: TimedOut) -> Step[Any]:
-    return _close(upload, _CANCEL, ChunkTimeout(event.seconds), upload.state)
-
-
-def _written(upload: Upload[Any], answer: Ok[Any]) -> Step[Any]:
-    size = upload.size + upload.inflight
-    limits = upload.limits
-    if size == limits.expected_size:
-        closing = Upload(CLOSING, answer.state, size, limits, 0, _DONE)
-        return Step(closing, _DONE)
-    return _new(
-        Step, (_new(Upload, (OPEN, answer.state, size, limits, 0, None, None, None)), None, None)
-    )
-
-
-def _write_failed(upload: Upload[Any], reason: object, state: object) -> Step[Any]:
-    if isinstance(reason, BaseException) and not isinstance(reason, Exception):
-        # Cancellation, KeyboardInterrupt...: cancel the writer, then let it go on.
-        return _close(upload, _CANCEL, reason, state)
-    return _close(upload, Error(reason), WriterFailure(reason, during="write_chunk"), state)
-
-
-def _write_err(upload: Upload[Any], answer: Err[Any]) -> Step[Any]:
-    return _write_failed(upload, answer.reason, answer.state)
-
-
-def _note(error: BaseException, note: str) -> None:
-    # Once only, so that feeding the same answer again does not repeat it.
-    add_note = getattr(error, "add_note", None)  # Python 3.11+
-    if add_note is not None and note not in getattr(error, "__notes__", ()):
-        add_note(note)
-
-
-def _close_answered(upload: Upload[Any], reason: object, state: object, ok: bool) -> Step[Any]:
-    error = upload.pending
-    if not ok:
-        if isinstance(reason, BaseException) and not isinstance(reason, Exception):
-            error = reason  # an interrupted close: the interruption goes on (L11)
-        elif error is None:
-            error = WriterFailure(reason, during="close")
-        else:
-            # The first failure is what the caller gets; the close's own failure
-            # travels with it as a note, never swallowed (L11).
-            _note(error, f"uploadwriter: the writer's close also failed: {safe_repr(reason)}")
-    failure = upload.pending if upload.pending is not None else error
-    closed = Upload(CLOSED, state, upload.size, upload.limits, 0, upload.reason, None, failure)
-    return Step(closed, None, error)
-
-
-def _closed_ok(upload: Upload[Any], answer: Ok[Any]) -> Step[Any]:
-    return _close_answered(upload, None, answer.state, ok=True)
-
-
-def _closed_err(upload: Upload[Any], answer: Err[Any]) -> Step[Any]:
-    return _close_answered(upload, answer.reason, answer.state, ok=False)
-
-
-def _refuse_chunk(upload: Upload[Any], event: Chunk) -> Step[Any]:
-    return Step(upload, None, UploadClosed(upload.size, len(event.data)))
+def _request(upload: Upload[Any], event: Cancel | TimedOut) -> Step[Any]:
+    if upload.requested is not None:
+        return Step(upload)  # the first request stands
+    return Step(upload.evolve(ending=Ending(requested=event)))
 
 
 def _busy(upload: Upload[Any], event: object) -> Step[Any]:
-    what = (
-        "the writer's init has not answered yet"
-        if upload.phase is STARTING
-        else (f"the writer is still answering its last call (phase {upload.phase.value})")
-    )
     return Step(
-        upload, None, UploadBusy(f"{safe_repr(event)} was sent while {what}; nothing was done")
+        upload,
+        None,
+        UploadBusy(
+            f"{safe_repr(event)} was sent while the writer's {_AWAITING[upload._phase]} "
+            "has not answered yet (another task is sending); nothing was done"
+        ),
     )
 
 
@@ -380,65 +211,9 @@ def _not_awaited(upload: Upload[Any], event: object) -> Step[Any]:
         None,
         InvalidEvent(
             f"{safe_repr(event)} looks like a writer's answer, but no writer call is pending "
-            f"(phase {upload.phase.value}); nothing was done"
+            f"(phase {upload._phase.label}); nothing was done"
         ),
     )
-
-
-TRANSITIONS: dict[tuple[Phase, type], Handler] = {
-    (STARTING, Ok): _started,
-    (STARTING, Err): _init_err,
-    (OPEN, Chunk): _chunk,
-    (OPEN, Done): _done,
-    (OPEN, Cancel): _cancel,
-    (OPEN, TimedOut): _timed_out,
-    (WRITING, Ok): _written,
-    (WRITING, Err): _write_err,
-    # A write interrupted by the chunk timeout (the async driver's deadline).
-    (WRITING, TimedOut): _timed_out,
-    (CLOSING, Ok): _closed_ok,
-    (CLOSING, Err): _closed_err,
-    (CLOSED, Chunk): _refuse_chunk,
-    (CLOSED, Done): _unchanged,
-    (CLOSED, Cancel): _unchanged,
-    (CLOSED, TimedOut): _unchanged,
-}
-"""The state machine: ``(phase, event type) -> handler``. Rows not here fall back
-to :func:`_fallback` (errors, exceptions raised by callbacks, malformed answers)."""
-
-_USER_EVENTS = (Chunk, Done, Cancel, TimedOut)
-_AWAITING = {STARTING: "init", WRITING: "write_chunk", CLOSING: "close"}
-
-
-def _fallback(upload: Upload[Any], event: object) -> Step[Any]:  # noqa: PLR0911 - one exit per row
-    phase = upload.phase
-    # Subclasses of the event and result classes behave as their base.
-    for base in (*_USER_EVENTS, Ok, Err):
-        if isinstance(event, base):
-            handler = TRANSITIONS.get((phase, base))
-            if handler is not None:
-                return handler(upload, event)
-            if base in _USER_EVENTS:
-                return _busy(upload, event) if phase in _AWAITING else _invalid(upload, event)
-            return _not_awaited(upload, event)
-    callback = _AWAITING.get(phase)
-    if callback is None:
-        if isinstance(event, BaseException):
-            return _not_awaited(upload, event)
-        return _invalid(upload, event)
-    # A writer call is pending and this is its answer: either the exception it
-    # raised (L11), or something that is not Ok/Err (a broken writer).
-    reason: object = event
-    if not isinstance(event, BaseException):
-        reason = InvalidEvent(
-            f"the writer's {callback} returned {safe_repr(event)}; "
-            "a writer callback must return Ok(state) or Err(reason, state)"
-        )
-    if phase is STARTING:
-        return _init_failed(upload, reason)
-    if phase is WRITING:
-        return _write_failed(upload, reason, upload.state)
-    return _close_answered(upload, reason, upload.state, ok=False)
 
 
 def _invalid(upload: Upload[Any], event: object) -> Step[Any]:
@@ -452,17 +227,240 @@ def _invalid(upload: Upload[Any], event: object) -> Step[Any]:
     )
 
 
+def _malformed(upload: Upload[Any], answer: object) -> InvalidEvent:
+    return InvalidEvent(
+        f"the writer's {_AWAITING[upload._phase]} returned {safe_repr(answer)}; "
+        "a writer callback must return Ok(state) or Err(reason, state)"
+    )
+
+
+# STARTING
+
+
+def _started(upload: Upload[Any], answer: Ok[Any]) -> Step[Any]:
+    requested = upload.requested
+    if requested is not None:
+        return _close_as_requested(upload, requested, answer.state, 0)
+    if upload._limits.expected_size == 0:
+        # A zero-byte upload has reached its expected size already (L3).
+        return _close(upload, _DONE, None, answer.state)
+    return Step(Upload(OPEN, answer.state, 0, upload._limits))
+
+
+def _never_started(upload: Upload[Any], error: BaseException) -> Step[Any]:
+    closed = Upload(CLOSED, None, 0, upload._limits, 0, Ending(failure=error))
+    return Step(closed, None, error)
+
+
+def _init_err(upload: Upload[Any], answer: Err[Any]) -> Step[Any]:
+    return _never_started(upload, InitError(answer.reason))
+
+
+def _init_raised(upload: Upload[Any], exc: BaseException) -> Step[Any]:
+    if not isinstance(exc, Exception):
+        requested = upload.requested
+        if isinstance(requested, TimedOut):
+            # The chunk timeout cut init short: the upload never started.
+            return _never_started(upload, ChunkTimeout(requested.seconds))
+        return _never_started(upload, exc)  # cancellation, Ctrl-C...: it goes on
+    return _never_started(upload, InitError(exc))
+
+
+def _init_malformed(upload: Upload[Any], answer: object) -> Step[Any]:
+    return _never_started(upload, InitError(_malformed(upload, answer)))
+
+
+# OPEN
+
+
+def _chunk(upload: Upload[Any], event: Chunk) -> Step[Any]:
+    n = len(event.data)
+    limits = upload._limits
+    limit = limits.limit
+    if limit is not None and upload._size + n > limit:
+        return _close(upload, _CANCEL, FileTooLarge(limit, upload._size, n), upload._state)
+    return Step(Upload(WRITING, upload._state, upload._size, limits, n), event)
+
+
+def _done(upload: Upload[Any], event: Done) -> Step[Any]:
+    expected = upload._limits.expected_size
+    if expected is not None and upload._size < expected:
+        return _close(upload, _CANCEL, IncompleteUpload(expected, upload._size), upload._state)
+    return _close(upload, _DONE, None, upload._state)
+
+
+def _cancel(upload: Upload[Any], event: Cancel) -> Step[Any]:
+    return _close(upload, _CANCEL, None, upload._state)
+
+
+def _timed_out(upload: Upload[Any], event: TimedOut) -> Step[Any]:
+    return _close(upload, _CANCEL, ChunkTimeout(event.seconds), upload._state)
+
+
+# WRITING
+
+
+def _written(upload: Upload[Any], answer: Ok[Any]) -> Step[Any]:
+    size = upload._size + upload._inflight
+    limits = upload._limits
+    ending = upload._ending
+    if ending is not None and ending.requested is not None:
+        return _close_as_requested(upload, ending.requested, answer.state, size)
+    if size == limits.expected_size:
+        return _close(upload, _DONE, None, answer.state, size)
+    return Step(Upload(OPEN, answer.state, size, limits))
+
+
+def _write_failed(upload: Upload[Any], reason: object, state: object) -> Step[Any]:
+    if _interruption(reason):
+        assert isinstance(reason, BaseException)
+        requested = upload.requested
+        if isinstance(requested, TimedOut):
+            # The chunk timeout cut the write short: it counts as not written.
+            return _close(upload, _CANCEL, ChunkTimeout(requested.seconds), state)
+        # Cancellation, KeyboardInterrupt...: cancel the writer, then let it go on.
+        return _close(upload, _CANCEL, reason, state)
+    return _close(upload, Error(reason), WriterFailure(reason, during="write_chunk"), state)
+
+
+def _write_err(upload: Upload[Any], answer: Err[Any]) -> Step[Any]:
+    return _write_failed(upload, answer.reason, answer.state)
+
+
+def _write_raised(upload: Upload[Any], exc: BaseException) -> Step[Any]:
+    return _write_failed(upload, exc, upload._state)
+
+
+def _write_malformed(upload: Upload[Any], answer: object) -> Step[Any]:
+    return _write_failed(upload, _malformed(upload, answer), upload._state)
+
+
+# CLOSING
+
+
+def _close_answered(upload: Upload[Any], state: object, reason: object, ok: bool) -> Step[Any]:
+    # Set by _close, the only way into CLOSING (an upload built by hand may lack it).
+    ending = upload._ending or Ending()
+    failure = ending.failure
+    error = failure
+    close_failure: object = None
+    if not ok:
+        if _interruption(reason):
+            assert isinstance(reason, BaseException)
+            error = reason  # an interrupted close: the interruption goes on (L11)
+            failure = failure if failure is not None else reason
+        elif failure is None:
+            error = failure = WriterFailure(reason, during="close")
+        else:
+            # The first failure is what the caller gets; the close's own
+            # failure travels with it (the driver adds it as a note, L11).
+            close_failure = reason
+    closed = Upload(
+        CLOSED,
+        state,
+        upload._size,
+        upload._limits,
+        0,
+        Ending(None, ending.close_reason, failure, close_failure),
+    )
+    return Step(closed, None, error)
+
+
+def _closed_ok(upload: Upload[Any], answer: Ok[Any]) -> Step[Any]:
+    return _close_answered(upload, answer.state, None, ok=True)
+
+
+def _closed_err(upload: Upload[Any], answer: Err[Any]) -> Step[Any]:
+    return _close_answered(upload, answer.state, answer.reason, ok=False)
+
+
+def _close_raised(upload: Upload[Any], exc: BaseException) -> Step[Any]:
+    return _close_answered(upload, upload._state, exc, ok=False)
+
+
+def _close_malformed(upload: Upload[Any], answer: object) -> Step[Any]:
+    return _close_answered(upload, upload._state, _malformed(upload, answer), ok=False)
+
+
+def _refuse_chunk(upload: Upload[Any], event: Chunk) -> Step[Any]:
+    return Step(upload, None, UploadClosed(upload._size, len(event.data), upload._phase.label))
+
+
+_AWAITING: Final = {STARTING: "init", WRITING: "write_chunk", CLOSING: "close"}
+
+
+@attrs.frozen
+class Transition:
+    """One row of the state machine: the handler, and the phases it may lead to."""
+
+    handler: Handler
+    to: frozenset[Phase]
+    #: What the row does, in a few words (the docs' state diagram prints it).
+    summary: str
+
+
+def _row(handler: Handler, summary: str, *to: Phase) -> Transition:
+    return Transition(handler, frozenset(to), summary)
+
+
+_STAY = "refused, nothing done"
+
+TRANSITIONS: Mapping[tuple[Phase, Kind], Transition] = MappingProxyType(
+    {
+        (STARTING, CHUNK): _row(_busy, _STAY, STARTING),
+        (STARTING, DONE): _row(_busy, _STAY, STARTING),
+        (STARTING, CANCEL): _row(_request, "recorded: close once init answers", STARTING),
+        (STARTING, TIMED_OUT): _row(_request, "recorded: time out once init answers", STARTING),
+        (STARTING, OK): _row(_started, "started", OPEN, CLOSING),
+        (STARTING, ERR): _row(_init_err, "refused: InitError", CLOSED),
+        (STARTING, RAISED): _row(_init_raised, "refused: InitError", CLOSED),
+        (STARTING, MALFORMED): _row(_init_malformed, "refused: InitError", CLOSED),
+        (OPEN, CHUNK): _row(_chunk, "write it (or too large: cancel)", WRITING, CLOSING),
+        (OPEN, DONE): _row(_done, "close with Done (or incomplete: cancel)", CLOSING),
+        (OPEN, CANCEL): _row(_cancel, "close with Cancel", CLOSING),
+        (OPEN, TIMED_OUT): _row(_timed_out, "chunk timeout: close with Cancel", CLOSING),
+        (OPEN, OK): _row(_not_awaited, _STAY, OPEN),
+        (OPEN, ERR): _row(_not_awaited, _STAY, OPEN),
+        (OPEN, RAISED): _row(_not_awaited, _STAY, OPEN),
+        (OPEN, MALFORMED): _row(_invalid, _STAY, OPEN),
+        (WRITING, CHUNK): _row(_busy, _STAY, WRITING),
+        (WRITING, DONE): _row(_busy, _STAY, WRITING),
+        (WRITING, CANCEL): _row(_request, "recorded: close once the write answers", WRITING),
+        (WRITING, TIMED_OUT): _row(_request, "recorded: time out once it answers", WRITING),
+        (WRITING, OK): _row(_written, "written (expected size: close with Done)", OPEN, CLOSING),
+        (WRITING, ERR): _row(_write_err, "close with Error", CLOSING),
+        (WRITING, RAISED): _row(_write_raised, "close with Error (interrupted: Cancel)", CLOSING),
+        (WRITING, MALFORMED): _row(_write_malformed, "close with Error", CLOSING),
+        (CLOSING, CHUNK): _row(_refuse_chunk, "refused: UploadClosed", CLOSING),
+        (CLOSING, DONE): _row(_unchanged, "nothing: closing already", CLOSING),
+        (CLOSING, CANCEL): _row(_unchanged, "nothing: closing already", CLOSING),
+        (CLOSING, TIMED_OUT): _row(_unchanged, "nothing: closing already", CLOSING),
+        (CLOSING, OK): _row(_closed_ok, "closed", CLOSED),
+        (CLOSING, ERR): _row(_closed_err, "closed: failed", CLOSED),
+        (CLOSING, RAISED): _row(_close_raised, "closed: failed", CLOSED),
+        (CLOSING, MALFORMED): _row(_close_malformed, "closed: failed", CLOSED),
+        (CLOSED, CHUNK): _row(_refuse_chunk, "refused: UploadClosed", CLOSED),
+        (CLOSED, DONE): _row(_unchanged, "nothing", CLOSED),
+        (CLOSED, CANCEL): _row(_unchanged, "nothing", CLOSED),
+        (CLOSED, TIMED_OUT): _row(_unchanged, "nothing", CLOSED),
+        (CLOSED, OK): _row(_not_awaited, _STAY, CLOSED),
+        (CLOSED, ERR): _row(_not_awaited, _STAY, CLOSED),
+        (CLOSED, RAISED): _row(_not_awaited, _STAY, CLOSED),
+        (CLOSED, MALFORMED): _row(_invalid, _STAY, CLOSED),
+    }
+)
+"""The state machine, read-only: ``(phase, kind of event) -> Transition``, every pair present."""
+
+# The same table as nested tuples indexed by the (integer) phase and kind:
+# what reduce looks up. Built from TRANSITIONS, so it cannot say otherwise.
+_ROWS: Final[tuple[tuple[Handler, ...], ...]] = tuple(
+    tuple(TRANSITIONS[phase, kind].handler for kind in Kind) for phase in Phase
+)
+
+
 def reduce(upload: Upload[S], event: object) -> Step[S]:
     """Return the step that follows ``upload`` on ``event``. Never raises."""
-    phase = upload.phase
-    # The two rows every chunk goes through, looked up without building a key.
-    # They call the very handlers the table names, so behaviour is the table's.
-    if phase is OPEN:
-        if type(event) is Chunk:
-            return _chunk(upload, event)
-    elif phase is WRITING and type(event) is Ok:
-        return _written(upload, event)
-    handler = TRANSITIONS.get((phase, type(event)))
-    if handler is None:
-        return _fallback(upload, event)
-    return handler(upload, event)
+    cls = type(event)
+    # The two kinds every chunk brings, classified without a call.
+    kind = CHUNK if cls is Chunk else OK if cls is Ok else kind_of(event)
+    return _ROWS[upload._phase][kind](upload, event)

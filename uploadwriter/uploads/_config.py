@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import math
 import mimetypes
 import posixpath
 import re
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from collections.abc import Callable
+from typing import Any, Literal, TypeAlias
 
 import attrs
 
 from .._errors import safe_repr
+from .._options import timeout_option
 from .._protocols import AsyncUploadWriter, UploadWriter
 from ..writers import TmpFileOpts, TmpFileWriter
-
-if TYPE_CHECKING:
-    from ._entries import UploadEntry
-    from ._session import Uploads
+from ._entries import UploadEntry
 
 __all__ = (
     "ProgressCallback",
@@ -29,12 +26,14 @@ __all__ = (
 
 #: ``writer(name, entry) -> (writer, opts)``: an entry's writer, called when its upload starts.
 WriterFactory: TypeAlias = Callable[
-    [str, "UploadEntry"], "tuple[UploadWriter[Any, Any] | AsyncUploadWriter[Any, Any], Any]"
+    [str, UploadEntry], tuple[UploadWriter[Any, Any] | AsyncUploadWriter[Any, Any], Any]
 ]
-#: ``progress(name, entry, uploads)``: called when an entry's progress, ``done`` or errors change.
-ProgressCallback: TypeAlias = Callable[[str, "UploadEntry", "Uploads"], object]
+#: ``progress(name, entry, uploads)``: called when an entry's progress, ``done`` or errors
+#: change; ``uploads`` is the :class:`~uploadwriter.Uploads` holding the entry (typed
+#: ``Any`` here so that the configuration does not depend on the session).
+ProgressCallback: TypeAlias = Callable[[str, UploadEntry, Any], object]
 #: ``validator(entry)``: the entry's errors (``None`` or an empty iterable when it is valid).
-ValidatorCallback: TypeAlias = Callable[["UploadEntry"], object]
+ValidatorCallback: TypeAlias = Callable[[UploadEntry], object]
 
 MaxEntriesMode: TypeAlias = Literal["selected", "total"]
 
@@ -140,11 +139,9 @@ def _check_mode(instance: object, attribute: attrs.Attribute[Any], value: object
         )
 
 
-def _check_timeout(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"chunk_timeout must be a number of seconds, not {safe_repr(value)}")
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"chunk_timeout must be a finite number of seconds above 0, not {value!r}")
+def _chunk_timeout(value: object) -> float | None:
+    # The drivers' own rule, so that a config and an AsyncUploader agree.
+    return timeout_option("chunk_timeout", value)
 
 
 def _check_bool(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -212,7 +209,8 @@ class UploadConfig:
     chunk_size: int = attrs.field(
         default=64_000, kw_only=True, validator=_positive_int("chunk_size", "1 or more bytes")
     )
-    chunk_timeout: float = attrs.field(default=10.0, kw_only=True, validator=_check_timeout)
+    #: Seconds without a chunk before an async upload is timed out; ``None``: never.
+    chunk_timeout: float | None = attrs.field(default=10.0, kw_only=True, converter=_chunk_timeout)
     auto_upload: bool = attrs.field(default=False, kw_only=True, validator=_check_bool)
     progress: ProgressCallback | None = attrs.field(
         default=None, kw_only=True, validator=_callable(optional=True)
@@ -260,12 +258,3 @@ class UploadConfig:
         if client_type in self.acceptable_types:
             return True
         return _extension(name) in self.acceptable_exts
-
-
-def as_iterable_errors(value: object) -> Iterable[object]:
-    """Normalise a validator's answer to an iterable of errors."""
-    if value is None:
-        return ()
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        return (value,)
-    return value
