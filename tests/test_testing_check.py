@@ -87,10 +87,8 @@ BROKEN: list[tuple[type[Any], Callable[[Path], object], Hooks, str]] = [
 def test_each_broken_writer_is_flagged_with_its_law(
     writer: type, make_opts: Callable[[Path], object], hooks: Hooks, law: str, tmp_path: Path
 ) -> None:
-    # Law e needs a write made to fail with an unusual reason: more examples.
-    chosen = settings(FEW, max_examples=300) if law == "e" else FEW
     with pytest.raises(WriterLawError) as info:
-        check_writer(writer(), make_opts(tmp_path), settings=chosen, **hooks(tmp_path))
+        check_writer(writer(), make_opts(tmp_path), settings=FEW, **hooks(tmp_path))
     error = info.value
     assert error.law == law
     assert error.writer_name == f"tests.zoo.{writer.__name__}"
