@@ -428,6 +428,7 @@ def test_a_snapshot_with_a_budget_stops_and_says_so() -> None:
     assert fingerprint(list(range(1000)), budget=5) == snapshot
     assert render(fingerprint(Box([1, 2, 3]), TESTS, budget=3)) == "Box(items=[1, …], …)"
     assert render(fingerprint({"a": 1, "b": 2}, budget=2)) == "{'a': 1, …}"
+    assert render(fingerprint([1], budget=0)) == "…"
 
 
 class KeepsOnDiscardWriter(zoo.ForgetsOnErrorWriter):
