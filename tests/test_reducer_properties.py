@@ -27,6 +27,7 @@ from uploadwriter import (
     InitError,
     InvalidEvent,
     Ok,
+    ResumeError,
     TimedOut,
     UploadBusy,
     UploadClosed,
@@ -336,7 +337,7 @@ def test_raised_exceptions_reach_the_caller(
         failure = h.upload.failure
         recorded = failure is not None and exc in (failure, failure.__cause__)
         ending = h.upload.ending
-        kept = ending is not None and ending.close_failure is exc
+        kept = ending is not None and ending.later_failure is exc
         assert seen or recorded or kept, (exc, h.errors)
 
 
@@ -385,14 +386,14 @@ def test_reduce_is_total_and_refusals_change_nothing(phase: Phase, event: object
     if kind_of(event) is Kind.MALFORMED:
         # Not an event, not an answer: with a call pending it is a malformed
         # answer (a broken writer); otherwise it is refused.
-        if phase in (Phase.OPEN, Phase.CLOSED):
+        if phase in (Phase.OPEN, Phase.CLOSED, Phase.SUSPENDED):
             assert isinstance(step.error, InvalidEvent)
-        elif phase is Phase.WRITING:
+        elif phase in (Phase.WRITING, Phase.SUSPENDING):
             assert isinstance(step.call, Error)
             assert isinstance(step.call.reason, InvalidEvent)
             assert isinstance(step.upload.failure, WriterFailure)
         else:
-            assert isinstance(step.error, (InitError, WriterFailure))
+            assert isinstance(step.error, (InitError, ResumeError, WriterFailure))
             assert isinstance(step.error.__cause__, InvalidEvent)
 
 
@@ -408,7 +409,7 @@ def test_write_failure_errors_name_the_writer_call() -> None:
     assert step.error.during == "write_chunk"
 
 
-def test_a_close_failure_after_another_failure_is_kept_as_data() -> None:
+def test_a_later_failure_after_another_failure_is_kept_as_data() -> None:
     # reduce is a function of its inputs: the same answer fed again to the same
     # upload gives an equal result, and touches neither its inputs nor the
     # pending error (the driver attaches the close's failure as a note when
@@ -422,7 +423,7 @@ def test_a_close_failure_after_another_failure_is_kept_as_data() -> None:
     assert first == second
     assert first.error is pending
     assert first.upload.ending is not None
-    assert first.upload.ending.close_failure is boom
+    assert first.upload.ending.later_failure is boom
     assert first.upload.failure is pending
     assert getattr(pending, "__notes__", None) is None
 

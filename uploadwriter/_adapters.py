@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 import anyio
 import anyio.to_thread
 import attrs
 
 from ._events import CloseReason
-from ._protocols import UploadWriter, check_writer_shape, discard
+from ._protocols import ResumableWriter, UploadWriter, check_writer_shape, discard
 from ._results import Err, Ok
 
 __all__ = ("InlineWriter", "ThreadedWriter")
@@ -18,6 +18,15 @@ __all__ = ("InlineWriter", "ThreadedWriter")
 O = TypeVar("O")  # noqa: E741 - the writer's opts type, as in the protocol
 S = TypeVar("S")
 T = TypeVar("T")
+
+
+def _resumable(writer: object) -> bool:
+    return all(callable(getattr(writer, name, None)) for name in ("suspend", "resume"))
+
+
+def _resumable_writer(writer: UploadWriter[O, S]) -> ResumableWriter[O, S, object]:
+    # Only called for a resumable upload, whose wrapped writer was checked.
+    return cast("ResumableWriter[O, S, object]", writer)
 
 
 @attrs.frozen
@@ -75,6 +84,19 @@ class ThreadedWriter(Generic[O, S]):
         """Run the wrapped ``close`` in a worker thread."""
         return await _in_thread(self.writer.close, state, reason)
 
+    @property
+    def resumable(self) -> bool:
+        """Whether the wrapped writer has ``suspend`` and ``resume`` (L16-L18)."""
+        return _resumable(self.writer)
+
+    async def suspend(self, state: S) -> Ok[object] | Err[S]:
+        """Run the wrapped ``suspend`` in a worker thread."""
+        return await _in_thread(_resumable_writer(self.writer).suspend, state)
+
+    async def resume(self, saved: object) -> Ok[S] | Err[None]:
+        """Run the wrapped ``resume`` in a worker thread."""
+        return await _in_thread(_resumable_writer(self.writer).resume, saved)
+
     def discard(self, state: S) -> None:
         """Call the wrapped writer's ``discard`` hook, if it has one."""
         discard(self.writer, state)
@@ -110,6 +132,19 @@ class InlineWriter(Generic[O, S]):
     async def close(self, state: S, reason: CloseReason) -> Ok[S] | Err[S]:
         """Call the wrapped ``close``."""
         return self.writer.close(state, reason)
+
+    @property
+    def resumable(self) -> bool:
+        """Whether the wrapped writer has ``suspend`` and ``resume`` (L16-L18)."""
+        return _resumable(self.writer)
+
+    async def suspend(self, state: S) -> Ok[object] | Err[S]:
+        """Call the wrapped ``suspend``."""
+        return _resumable_writer(self.writer).suspend(state)
+
+    async def resume(self, saved: object) -> Ok[S] | Err[None]:
+        """Call the wrapped ``resume``."""
+        return _resumable_writer(self.writer).resume(saved)
 
     def discard(self, state: S) -> None:
         """Call the wrapped writer's ``discard`` hook, if it has one."""

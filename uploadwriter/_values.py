@@ -9,12 +9,13 @@ only code that builds them) reads their slots directly.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from typing import Any, Final, Generic, TypeVar
 
 import attrs
 
 from ._errors import safe_repr
-from ._events import Cancel, Chunk, CloseReason, Done, TimedOut
+from ._events import Cancel, Chunk, CloseReason, Done, Leave, Suspend, TimedOut
 from ._results import Err, Ok
 
 __all__ = (
@@ -24,18 +25,24 @@ __all__ = (
     "CLOSING",
     "DONE",
     "ERR",
+    "LEAVE",
     "MALFORMED",
     "OK",
     "OPEN",
     "PENDING",
     "RAISED",
+    "RESUMING",
     "STARTING",
+    "SUSPEND",
+    "SUSPENDED",
+    "SUSPENDING",
     "TIMED_OUT",
     "WRITING",
     "Ending",
     "Kind",
     "Limits",
     "Phase",
+    "SavedUpload",
     "Step",
     "Upload",
     "kind_of",
@@ -52,6 +59,9 @@ class Phase(enum.IntEnum):
     WRITING = 2  #: ``write_chunk`` was called; its answer is awaited
     CLOSING = 3  #: ``close`` was called; its answer is awaited
     CLOSED = 4  #: final: closed, or never started
+    RESUMING = 5  #: a resumable writer's ``resume`` was called; its answer is awaited
+    SUSPENDING = 6  #: a resumable writer's ``suspend`` was called; its answer is awaited
+    SUSPENDED = 7  #: final here: saved, to be resumed by any process sharing the storage
 
     @property
     def label(self) -> str:
@@ -59,9 +69,9 @@ class Phase(enum.IntEnum):
         return self.name.lower()
 
 
-STARTING, OPEN, WRITING, CLOSING, CLOSED = Phase
+STARTING, OPEN, WRITING, CLOSING, CLOSED, RESUMING, SUSPENDING, SUSPENDED = Phase
 #: The phases in which a writer call is pending (some task is performing it).
-PENDING: Final = frozenset({STARTING, WRITING, CLOSING})
+PENDING: Final = frozenset({STARTING, WRITING, CLOSING, RESUMING, SUSPENDING})
 
 
 class Kind(enum.IntEnum):
@@ -75,15 +85,19 @@ class Kind(enum.IntEnum):
     ERR = 5  #: the pending call answered ``Err(reason, state)``
     RAISED = 6  #: the pending call raised this exception
     MALFORMED = 7  #: anything else: a broken answer, or not an event at all
+    SUSPEND = 8  #: ``Suspend()``
+    LEAVE = 9  #: ``Leave()``, from a driver: its block was left
 
 
-CHUNK, DONE, CANCEL, TIMED_OUT, OK, ERR, RAISED, MALFORMED = Kind
+CHUNK, DONE, CANCEL, TIMED_OUT, OK, ERR, RAISED, MALFORMED, SUSPEND, LEAVE = Kind
 
 _EXACT: Final[tuple[tuple[type, Kind], ...]] = (
     (Done, DONE),
     (Cancel, CANCEL),
     (Err, ERR),
     (TimedOut, TIMED_OUT),
+    (Leave, LEAVE),
+    (Suspend, SUSPEND),
 )
 _BASES: Final[tuple[tuple[type, Kind], ...]] = ((Chunk, CHUNK), (Ok, OK), *_EXACT)
 
@@ -115,30 +129,36 @@ def kind_of(event: object) -> Kind:  # noqa: PLR0911 - one exit per kind
 
 @attrs.frozen
 class Limits:
-    """Sizes fixed when an upload starts; ``limit`` is the smaller of the two known ones."""
+    """What is fixed when an upload starts: its sizes, and whether it is resumable.
+
+    ``limit`` is the smaller of the two known sizes. A ``resumable`` upload is
+    suspended, not cancelled, when its block is left or its chunk timeout
+    passes (L16).
+    """
 
     expected_size: int | None
     max_size: int | None
     limit: int | None
+    resumable: bool = False
 
 
 @attrs.frozen
 class Ending:
-    """How an upload is ending, once a close is decided or a cancel was asked for.
+    """How an upload is ending, once a close (or a suspension) is decided or a cancel asked for.
 
-    ``requested``: the ``Cancel()`` or ``TimedOut`` that arrived while a writer
-    call was pending (the writer is closed with ``Cancel()`` once it answers).
+    ``requested``: the ``Cancel()``, ``TimedOut`` or ``Leave()`` that arrived
+    while a writer call was pending (acted on once it answers).
     ``close_reason``: what ``close`` was (or is being) called with.
     ``failure``: why the upload failed or was refused; the caller is told it
-    when ``close`` answers. ``close_failure``: the close's own failure, when
-    another failure came first (the driver attaches it to that one as a note,
-    so it is never lost).
+    when the pending ``close`` (or ``suspend``) answers. ``later_failure``: a
+    ``close``'s or ``suspend``'s own failure when another failure came first
+    (the driver attaches it to that one as a note, so it is never lost).
     """
 
-    requested: Cancel | TimedOut | None = None
+    requested: Cancel | TimedOut | Leave | None = None
     close_reason: CloseReason | None = None
     failure: BaseException | None = None
-    close_failure: object = None
+    later_failure: object = None
 
 
 class Upload(Generic[S]):
@@ -215,7 +235,7 @@ class Upload(Generic[S]):
         return None if ending is None else ending.failure
 
     @property
-    def requested(self) -> Cancel | TimedOut | None:
+    def requested(self) -> Cancel | TimedOut | Leave | None:
         """A cancel or timeout that arrived while a writer call was pending."""
         ending = self._ending
         return None if ending is None else ending.requested
@@ -255,7 +275,7 @@ class Step(Generic[S]):
     def __init__(
         self,
         upload: Upload[S],
-        call: Chunk | CloseReason | None = None,
+        call: Chunk | CloseReason | Suspend | None = None,
         error: BaseException | None = None,
     ) -> None:
         self._upload: Final = upload
@@ -268,7 +288,7 @@ class Step(Generic[S]):
         return self._upload
 
     @property
-    def call(self) -> Chunk | CloseReason | None:
+    def call(self) -> Chunk | CloseReason | Suspend | None:
         """The writer call to make next with ``upload.state``, or ``None``."""
         return self._call
 
@@ -287,3 +307,50 @@ class Step(Generic[S]):
 
     def __repr__(self) -> str:
         return f"Step(upload={self._upload!r}, call={self._call!r}, error={self._error!r})"
+
+
+@attrs.frozen
+class SavedUpload:
+    """A suspended upload as storage keeps it: all any process needs to resume it (L17).
+
+    ``writer`` is what the writer's ``suspend`` answered: for the stores
+    shipped, plain JSON data (see :meth:`as_dict`).
+    """
+
+    size: int
+    expected_size: int | None
+    max_size: int | None
+    writer: object
+
+    def as_dict(self) -> dict[str, object]:
+        """The saved upload as plain data (JSON-able when the writer's part is)."""
+        return {
+            "size": self.size,
+            "expected_size": self.expected_size,
+            "max_size": self.max_size,
+            "writer": self.writer,
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> SavedUpload:
+        """Read back what :meth:`as_dict` gave.
+
+        Raises:
+            ValueError: ``data`` is not a saved upload (a field missing or of the wrong type).
+        """
+        if not isinstance(data, Mapping) or "writer" not in data:
+            raise ValueError(f"not a saved upload (no writer part): {safe_repr(data)}")
+        size = _saved_size(data, "size")
+        if size is None:
+            raise ValueError("not a saved upload: its size is missing")
+        expected = _saved_size(data, "expected_size")
+        return cls(size, expected, _saved_size(data, "max_size"), data["writer"])
+
+
+def _saved_size(data: Mapping[str, object], name: str) -> int | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ValueError(f"not a saved upload: {name} is {safe_repr(value)}")
