@@ -14,7 +14,7 @@ LAWS: Mapping[str, str] = types.MappingProxyType(
         "a": "init, write_chunk and close return Ok or Err (an async writer: awaitables of them)",
         "b": "a callback never mutates the state (or, for init, the opts) it is given",
         "c": "meta returns a mapping, and an equal one each time it is asked about the same state",
-        "d": "no exception escapes init, write_chunk or meta",
+        "d": "no exception escapes init, write_chunk, meta or discard",
         "e": "close accepts every reason, Done(), Cancel() and Error(anything): it never "
         "raises, and answers Ok to Cancel() and Error(...)",
         "f": "nothing is left open after an upload (what leaks= returns does not grow)",
