@@ -92,19 +92,29 @@ class Store:
     def keep(
         self, meta: Mapping[str, object], *, client_name: str, content_type: str, via: str
     ) -> Record:
-        """Move a completed upload into the directory and record it; return its record.
+        """Keep a completed upload of the store's writer (its meta: a tee's, file then sha256)."""
+        path, sha256 = stored(meta)
+        return self.keep_file(
+            path, sha256, client_name=client_name, content_type=content_type, via=via
+        )
 
-        ``meta`` is the store writer's: a tee's, of the file, then its sha256.
+    def keep_file(
+        self, source: str, sha256: str, *, client_name: str, content_type: str, via: str
+    ) -> Record:
+        """Move a completed file into the directory and record it; return its record.
+
+        ``source`` must be on the directory's file system (``incoming/`` is), so
+        that the move is a rename. Any route that completes uploads (tus, say)
+        keeps them this way, and ``GET /uploads`` lists them with the others.
 
         Raises:
             OSError: the file cannot be moved or the record written (then
-                neither is left).
+                neither is left in the directory).
             TypeError: a name or the content type is not a string.
         """
         # Whatever can fail on the caller's values fails before the file moves.
         name = safe_client_name(client_name)
         content = safe_text(content_type)
-        source, sha256 = stored(meta)
         upload_id = self._new_id()
         name_on_disk = upload_id + safe_extension(name)
         target = self.directory / name_on_disk
