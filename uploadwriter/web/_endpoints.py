@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
+import typing
+from collections.abc import Awaitable, Sequence
 from typing import TypeAlias
 
 from starlette.requests import Request
@@ -25,11 +26,14 @@ __all__ = (
     "upload_error_handler",
 )
 
+# (typing.Callable, as the uploads layer's public aliases: on Python 3.10 a
+# subscripted collections.abc.Callable passes inspect.isclass().)
+
 #: ``consume(file)``: what the application does with a received file; its JSON-able
 #: value is the file's entry in the answer. It may be a coroutine function.
-Consume: TypeAlias = Callable[[ReceivedFile], object]
+Consume: TypeAlias = typing.Callable[[ReceivedFile], object]
 #: A Starlette (or FastAPI) endpoint: a request in, a response out.
-Endpoint: TypeAlias = Callable[[Request], Awaitable[Response]]
+Endpoint: TypeAlias = typing.Callable[[Request], Awaitable[Response]]
 
 _LIMITS = HttpLimits()
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import typing
+from collections.abc import Mapping
 from typing import Any, TypeAlias, cast
 
 import attrs
@@ -59,7 +60,9 @@ class FilePart:
 #: A sync writer runs in worker threads (:class:`~uploadwriter.ThreadedWriter`);
 #: wrap one that never blocks in :class:`~uploadwriter.InlineWriter` to call it
 #: on the event loop instead.
-PartWriterFactory: TypeAlias = Callable[
+# typing.Callable, as the uploads layer's public aliases: on Python 3.10 a
+# subscripted collections.abc.Callable passes inspect.isclass().
+PartWriterFactory: TypeAlias = typing.Callable[
     [FilePart], "tuple[UploadWriter[Any, Any] | AsyncUploadWriter[Any, Any], Any]"
 ]
 
