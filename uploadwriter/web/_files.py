@@ -63,7 +63,7 @@ class FilePart:
 # typing.Callable, as the uploads layer's public aliases: on Python 3.10 a
 # subscripted collections.abc.Callable passes inspect.isclass().
 PartWriterFactory: TypeAlias = typing.Callable[
-    [FilePart], "tuple[UploadWriter[Any, Any] | AsyncUploadWriter[Any, Any], Any]"
+    [FilePart], tuple[UploadWriter[Any, Any] | AsyncUploadWriter[Any, Any], Any]
 ]
 
 
