@@ -306,7 +306,26 @@ def _parser() -> argparse.ArgumentParser:
         "with a chunk crossing it",
     )
     check.set_defaults(run=_check)
+    _add_serve(commands)
     return parser
+
+
+def _add_serve(commands: Any) -> None:
+    # `serve` comes with the web extra; without it, it says how to get it.
+    try:
+        from .web._command import add_serve_command
+    except ImportError as exc:
+        missing = str(exc)
+        serve = commands.add_parser("serve", help="run the reference upload server (web extra)")
+        serve.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        serve.set_defaults(run=lambda args: _needs_web(missing))
+    else:
+        add_serve_command(commands)
+
+
+def _needs_web(missing: str) -> int:
+    print(f"uploadwriter serve: {missing}", file=sys.stderr)
+    return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
