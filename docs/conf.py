@@ -42,7 +42,9 @@ extensions = [
     # setup() below, so that it leaves the docstrings of attributes alone.
     "sphinx.ext.viewcode",
     "sphinxarg.ext",  # the command line reference, generated from its argparse parser
-    "transitions",  # _ext/transitions.py: the reducer's table, printed from itself
+    # _ext/transitions.py: the reducer's table, printed and drawn from itself. The
+    # diagram is drawn by Graphviz's dot (Debian's graphviz package), at build time.
+    "transitions",
 ]
 
 source_suffix = {".md": "markdown"}
@@ -134,6 +136,10 @@ nitpick_ignore = [
     ("py:class", "uploadwriter.writers._s3calls.Part"),
     ("py:class", "uploadwriter.writers._hash._Hash"),
 ]
+
+# -- Graphviz (the state diagram) ---------------------------------------------
+# SVG, so that the diagram scales and its arrows carry the table's summaries as tooltips.
+graphviz_output_format = "svg"
 
 # -- HTML ---------------------------------------------------------------------
 html_theme = "furo"
