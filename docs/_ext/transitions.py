@@ -187,8 +187,8 @@ class TransitionsInPlace(SphinxDirective):
             groups[summary].setdefault(key, []).append(phase)
         lines = ["| the reducer gets | in phase | it does |", "|---|---|---|"]
         for summary, rows in groups.items():
-            for kinds, phases in rows.items():
-                names = ", ".join(f"`{kind.name}`" for kind in kinds)
+            for group, phases in rows.items():
+                names = ", ".join(f"`{kind.name}`" for kind in group)
                 where = ", ".join(phase.label for phase in phases)
                 lines.append(f"| {names} | {where} | {summary} |")
         return self.parse_text_to_nodes("\n".join(lines))
