@@ -250,12 +250,13 @@ def _resolve_public(
 def _public_bases(app: Sphinx, name: str, obj: object, options: object, bases: list[type]) -> None:
     """Show a class's bases by their public names; leave out private ones (``_Record``)."""
     public = _public_names()
-    bases[:] = [
+    shown = [
         base
         for base in bases
         if id(base) in public
         or not (base.__module__.startswith("uploadwriter") or base.__name__.startswith("_"))
     ]
+    bases[:] = shown or [object]  # rather than an empty "Bases:" line
 
 
 def _words(text: str | None) -> list[str]:
