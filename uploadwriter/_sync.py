@@ -5,9 +5,11 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Generic, TypeVar
 
+from . import _interrupts
 from ._base import DriverBase, note_exit_failure
 from ._errors import UploadBusy
 from ._events import Cancel, Chunk, Event
+from ._interrupts import call_write_chunk, deferred, protect
 from ._protocols import UploadWriter, check_writer_shape
 from .reducer import Upload, reduce, start
 
@@ -29,6 +31,11 @@ class Uploader(DriverBase[S], Generic[O, S]):
             up.send(Chunk(data))
             up.send(Done())
         up.meta()
+
+    In the main thread, Ctrl-C waits while the driver itself works (and while
+    the writer's ``init`` or ``close`` runs) and is raised when the method
+    ends, so the writer is still closed exactly once; a ``write_chunk`` is
+    interrupted at once (see ``uploadwriter._interrupts``).
 
     Raises:
         TypeError: ``writer`` lacks a callback or has an async one.
@@ -52,6 +59,7 @@ class Uploader(DriverBase[S], Generic[O, S]):
         self._upload: Upload[S] = start(expected_size=expected_size, max_size=max_size)
         self._entered = False
 
+    @protect
     def __enter__(self) -> Uploader[O, S]:
         """Call the writer's ``init``.
 
@@ -62,13 +70,25 @@ class Uploader(DriverBase[S], Generic[O, S]):
         if self._entered:
             raise UploadBusy("an Uploader runs a single upload; create a new one for the next")
         self._entered = True
+        if not _interrupts.installed:
+            _interrupts.install()
         try:
-            answer: object = self._writer.init(self._opts)
-        except BaseException as exc:  # noqa: BLE001 - fed to the reducer (L11), which re-raises
-            answer = exc
-        self._feed(answer)
+            try:
+                answer: object = self._writer.init(self._opts)
+            except BaseException as exc:  # noqa: BLE001 - fed to the reducer (L11), which re-raises
+                answer = exc
+            self._feed(answer)
+        finally:
+            if deferred:  # Ctrl-C came while init ran
+                try:
+                    _interrupts.deliver()
+                except BaseException as exc:
+                    # __exit__ is not called when __enter__ raises: close here (L5, L10).
+                    self.__exit__(type(exc), exc, exc.__traceback__)
+                    raise
         return self
 
+    @protect
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
@@ -83,7 +103,11 @@ class Uploader(DriverBase[S], Generic[O, S]):
             if exc is None:
                 raise
             note_exit_failure(exc, error)
+        finally:
+            if deferred:
+                _interrupts.deliver()
 
+    @protect
     def send(self, event: Event) -> None:
         """Send ``Chunk(data)``, ``Done()`` or ``Cancel()`` and perform what follows.
 
@@ -94,8 +118,13 @@ class Uploader(DriverBase[S], Generic[O, S]):
             UploadClosed: a chunk was sent after the upload closed.
             InvalidEvent: ``event`` is not one of the three events.
         """
-        self._feed(event)
+        try:
+            self._feed(event)
+        finally:
+            if deferred:
+                _interrupts.deliver()
 
+    @protect
     def _feed(self, event: object) -> None:
         step = reduce(self._upload, event)
         self._upload = upload = step.upload
@@ -104,7 +133,7 @@ class Uploader(DriverBase[S], Generic[O, S]):
             writer = self._writer
             try:
                 if isinstance(call, Chunk):
-                    answer: object = writer.write_chunk(call.data, upload.state)
+                    answer: object = call_write_chunk(writer, call.data, upload.state)
                 else:
                     answer = writer.close(upload.state, call)
             except BaseException as exc:  # noqa: BLE001 - fed to the reducer (L11)

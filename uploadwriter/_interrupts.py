@@ -1,0 +1,166 @@
+"""Ctrl-C safety for the synchronous driver: defer SIGINT while the driver keeps its books.
+
+Theory of operation
+-------------------
+CPython runs a Python-level signal handler in the main thread, between two
+bytecodes of whatever code is running there. Python's default SIGINT handler
+raises ``KeyboardInterrupt`` right there: after a writer's ``init`` answered
+``Ok`` but before the driver recorded it, or halfway through ``close``. The
+writer is then never closed, or its file is left behind.
+
+So, like trio's KI protection, this module marks code objects:
+
+* **protected**: the driver's own bookkeeping (``Uploader.__enter__``,
+  ``__exit__``, ``send``, its feed loop) *and everything they call*, which
+  includes the writer's ``init`` and ``close`` and the reducer;
+* **unprotected**: :func:`call_write_chunk`, the trampoline through which the
+  driver calls ``write_chunk``, so that Ctrl-C stops a write that hangs (the
+  reducer then treats the write as raising: the writer is closed with
+  ``Cancel()`` and the interrupt goes on, L11); and :func:`deliver`.
+
+When SIGINT arrives, :func:`_on_sigint` walks the interrupted frame stack
+outward to the first frame whose code is marked. Protected: the interrupt is
+*deferred* (recorded in :data:`deferred`), and the driver delivers it when its
+public method ends, in a ``finally`` (so an error being raised becomes its
+context). Unprotected, or no marked frame at all: the handler it replaced
+(usually Python's default, which raises ``KeyboardInterrupt``) runs at once.
+
+A SIGINT that arrives while one has been deferred for :data:`ESCAPE_AFTER`
+seconds is delivered at once, wherever it lands: the escape hatch for an
+``init`` or ``close`` that hangs. It gives up the guarantee for that upload
+(the interrupted callback may not finish). A quicker repeat (a wrapper that
+forwards the terminal's SIGINT to its child, say) is deferred with the first.
+
+Nothing runs per chunk: marks are set once, at import. A driver checks
+:data:`deferred` (an empty list, so one truth test) when a public method ends.
+
+The handler is installed lazily, by the first ``Uploader.__enter__`` in the
+main thread (:func:`install`), chained to the handler in place then; if that
+is not a Python callable (``SIG_IGN``, ``SIG_DFL``, or one installed from C),
+SIGINT is left alone. Signals reach only the main thread, so a driver running
+in another thread needs nothing. An application that installs its own SIGINT
+handler later keeps the protection if its handler calls the one it replaced.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from types import CodeType, FrameType
+from typing import Any, TypeVar
+
+from ._protocols import UploadWriter
+from ._results import Err, Ok
+
+__all__ = ("ESCAPE_AFTER", "call_write_chunk", "deferred", "deliver", "install", "protect")
+
+S = TypeVar("S")
+F = TypeVar("F", bound=Callable[..., Any])
+
+SignalHandler = Callable[[int, "FrameType | None"], Any]
+
+#: Seconds a deferred SIGINT must have waited before another one is delivered at once.
+ESCAPE_AFTER = 0.5
+
+#: ``time.monotonic()`` of each SIGINT deferred and not yet delivered (empty: none).
+#: Drivers test it (``if deferred:``) when a public method ends; only the
+#: handler, in the main thread, appends to it.
+deferred: list[float] = []
+
+#: Whether :func:`install` has put :func:`_on_sigint` in place.
+installed = False
+
+_previous: SignalHandler = signal.default_int_handler
+
+# Code object -> protected (True) or unprotected (False). Filled at import.
+_marks: dict[CodeType, bool] = {}
+
+
+def protect(function: F) -> F:
+    """Mark ``function`` (and what it calls) as protected: SIGINT waits until it ends."""
+    _marks[function.__code__] = True
+    return function
+
+
+def _unprotect(function: F) -> F:
+    _marks[function.__code__] = False
+    return function
+
+
+@_unprotect
+def call_write_chunk(writer: UploadWriter[Any, S], data: bytes, state: S) -> Ok[S] | Err[S]:
+    """Call ``writer.write_chunk(data, state)``: the one place Ctrl-C is delivered at once."""
+    return writer.write_chunk(data, state)
+
+
+def _protected(frame: FrameType | None) -> bool:
+    """Whether the innermost marked frame from ``frame`` outward is a protected one."""
+    while frame is not None:
+        mark = _marks.get(frame.f_code)
+        if mark is not None:
+            return mark
+        frame = frame.f_back
+    return False
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    if deferred:
+        if time.monotonic() - deferred[0] < ESCAPE_AFTER:
+            deferred.append(time.monotonic())  # a repeat: delivered with the first
+            return
+        # The escape hatch: the protected code is taking too long (a hung init or close).
+        deferred.clear()
+        _previous(signum, frame)
+        return
+    if _protected(frame):
+        deferred.append(time.monotonic())
+        return
+    _previous(signum, frame)
+
+
+@_unprotect
+def deliver() -> None:
+    """Deliver the deferred SIGINTs: call the replaced handler once for each.
+
+    Called by a driver's public method as it ends, when :data:`deferred` is
+    not empty. Does nothing outside the main thread, or when a protected frame
+    further out (a driver inside another driver's writer call) will deliver.
+    The replaced handler usually raises ``KeyboardInterrupt``; the SIGINTs
+    after the one whose handler raised are not delivered again.
+    """
+    if not deferred or threading.current_thread() is not threading.main_thread():
+        return
+    caller = sys._getframe(1)
+    if _protected(caller.f_back):
+        return
+    count = len(deferred)
+    deferred.clear()
+    for _ in range(count):
+        _previous(signal.SIGINT, caller)
+
+
+def install() -> None:
+    """Put the deferring SIGINT handler in place, chained to the current one.
+
+    Does nothing outside the main thread (of the main interpreter), when it is
+    in place already, or when the current handler is not a Python callable
+    (``SIG_IGN``, ``SIG_DFL``, or a handler installed from C).
+    """
+    global installed, _previous
+    if installed or threading.current_thread() is not threading.main_thread():
+        return
+    current = signal.getsignal(signal.SIGINT)
+    if current is _on_sigint:  # pragma: no cover - a reloaded module, say
+        installed = True
+        return
+    if not callable(current):
+        return
+    try:
+        signal.signal(signal.SIGINT, _on_sigint)
+    except ValueError:  # pragma: no cover - a subinterpreter cannot set handlers
+        return
+    _previous = current
+    installed = True
