@@ -23,7 +23,19 @@ outward to the first frame whose code is marked. Protected: the interrupt is
 *deferred* (recorded in :data:`deferred`), and the driver delivers it when its
 public method ends, in a ``finally`` (so an error being raised becomes its
 context). Unprotected, or no marked frame at all: the handler it replaced
-(usually Python's default, which raises ``KeyboardInterrupt``) runs at once.
+(usually Python's default, which raises ``KeyboardInterrupt``) runs at once,
+with any deferred interrupt that no driver delivered.
+
+A protected method that delivers has a *tail*: from its check of
+:data:`deferred` on, an interrupt deferred there would never be seen. So an
+interrupt that lands in the tail itself is handled again at the next point
+where CPython runs signal handlers (``_thread.interrupt_main``), by the same
+rules: past the method's return that is the caller (at once), or a protected
+callee (deferred, then delivered). The tail is taken as every bytecode from the
+method's first read of ``deferred`` on: a little more than the tail, which is
+safe, since handling an interrupt again later never loses it or raises it
+somewhere unsafe. (CPython 3.11+ runs no handler between that check and the
+return; 3.10 does, where ``if deferred:`` jumps.)
 
 A SIGINT that arrives while one has been deferred for :data:`ESCAPE_AFTER`
 seconds is delivered at once, wherever it lands: the escape hatch for an
@@ -44,6 +56,8 @@ handler later keeps the protection if its handler calls the one it replaced.
 
 from __future__ import annotations
 
+import _thread
+import dis
 import signal
 import sys
 import threading
@@ -77,11 +91,24 @@ _previous: SignalHandler = signal.default_int_handler
 
 # Code object -> protected (True) or unprotected (False). Filled at import.
 _marks: dict[CodeType, bool] = {}
+# Code object of a protected function that delivers -> the offsets of its tail.
+_tails: dict[CodeType, range] = {}
 
 
 def protect(function: F) -> F:
-    """Mark ``function`` (and what it calls) as protected: SIGINT waits until it ends."""
-    _marks[function.__code__] = True
+    """Mark ``function`` (and what it calls) as protected: SIGINT waits until it ends.
+
+    If it reads :data:`deferred` (to deliver), everything from that read on is its tail.
+    """
+    code = function.__code__
+    _marks[code] = True
+    reads = [
+        i.offset
+        for i in dis.get_instructions(code)
+        if i.opname in ("LOAD_GLOBAL", "LOAD_NAME") and i.argval == "deferred"
+    ]
+    if reads:
+        _tails[code] = range(min(reads), len(code.co_code))
     return function
 
 
@@ -96,29 +123,57 @@ def call_write_chunk(writer: UploadWriter[Any, S], data: bytes, state: S) -> Ok[
     return writer.write_chunk(data, state)
 
 
+def _innermost_marked(frame: FrameType | None) -> FrameType | None:
+    """The first frame from ``frame`` outward whose code is marked, if any."""
+    while frame is not None and frame.f_code not in _marks:
+        frame = frame.f_back
+    return frame
+
+
+def _trip(signum: int) -> None:
+    _thread.interrupt_main(signal.Signals(signum))
+
+
+def _again_later(signum: int) -> None:
+    """Have SIGINT handled again once the main thread gives up the GIL (from a new thread)."""
+    try:
+        _thread.start_new_thread(_trip, (signum,))
+    except RuntimeError:  # pragma: no cover - no thread to be had (interpreter shutdown)
+        deferred.append(time.monotonic())  # the next driver call delivers it
+
+
 def _protected(frame: FrameType | None) -> bool:
     """Whether the innermost marked frame from ``frame`` outward is a protected one."""
-    while frame is not None:
-        mark = _marks.get(frame.f_code)
-        if mark is not None:
-            return mark
-        frame = frame.f_back
-    return False
+    marked = _innermost_marked(frame)
+    return marked is not None and _marks[marked.f_code]
+
+
+def _call_previous(times: int, signum: int, frame: FrameType | None) -> None:
+    deferred.clear()
+    for _ in range(times):
+        _previous(signum, frame)
 
 
 def _on_sigint(signum: int, frame: FrameType | None) -> None:
-    if deferred:
-        if time.monotonic() - deferred[0] < ESCAPE_AFTER:
-            deferred.append(time.monotonic())  # a repeat: delivered with the first
-            return
+    while frame is not None and frame.f_code is _ON_SIGINT:  # a signal during this handler
+        frame = frame.f_back
+    marked = _innermost_marked(frame)
+    if marked is None or not _marks[marked.f_code]:
+        # Unprotected: now, with any deferred interrupt that no driver delivered.
+        _call_previous(len(deferred) + 1, signum, frame)
+        return
+    if marked.f_lasti in _tails.get(marked.f_code, ()):
+        _again_later(signum)  # past the method's check of `deferred`
+        return
+    if deferred and time.monotonic() - deferred[0] >= ESCAPE_AFTER:
         # The escape hatch: the protected code is taking too long (a hung init or close).
-        deferred.clear()
-        _previous(signum, frame)
+        _call_previous(len(deferred) + 1, signum, frame)
         return
-    if _protected(frame):
-        deferred.append(time.monotonic())
-        return
-    _previous(signum, frame)
+    # Deferred; a quick repeat (a wrapper forwarding the same Ctrl-C) goes with it.
+    deferred.append(time.monotonic())
+
+
+_ON_SIGINT = _on_sigint.__code__
 
 
 @_unprotect
@@ -136,10 +191,7 @@ def deliver() -> None:
     caller = sys._getframe(1)
     if _protected(caller.f_back):
         return
-    count = len(deferred)
-    deferred.clear()
-    for _ in range(count):
-        _previous(signal.SIGINT, caller)
+    _call_previous(len(deferred), signal.SIGINT, caller)
 
 
 def install() -> None:

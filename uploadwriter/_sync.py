@@ -107,7 +107,8 @@ class Uploader(DriverBase[S], Generic[O, S]):
             if deferred:
                 _interrupts.deliver()
 
-    @protect
+    # Not protected itself (only _feed is): an interrupt at its start or after
+    # its check of `deferred` is raised at once, and nothing is left undone.
     def send(self, event: Event) -> None:
         """Send ``Chunk(data)``, ``Done()`` or ``Cancel()`` and perform what follows.
 
