@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import argparse
 import collections
+import gc
 import json
 import os
 import random
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,6 +41,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from uploadwriter import Cancel, Chunk, Done, Ok, Uploader
+from uploadwriter.reducer import reduce
 from uploadwriter.writers import TmpFileOpts, TmpFileWriter
 
 WRITERS = ("counting", "tmpfile")
@@ -272,6 +275,115 @@ def child(writer_name: str, sender: str, interrupts: int, seed: int, gap: float)
     }
 
 
+# --- what the protection costs per chunk ---------------------------------------------------
+
+
+class UnprotectedUploader(Uploader[Any, Any]):
+    """``Uploader`` without its Ctrl-C protection: ``send`` and the feed loop as they were
+    before it (no delivery check, ``write_chunk`` called directly), to measure against."""
+
+    __slots__ = ()
+
+    def send(self, event: Any) -> None:
+        self._feed(event)
+
+    def _feed(self, event: object) -> None:
+        step = reduce(self._upload, event)
+        self._upload = upload = step.upload
+        call = step.call
+        while call is not None:
+            writer = self._writer
+            try:
+                if isinstance(call, Chunk):
+                    answer: object = writer.write_chunk(call.data, upload.state)
+                else:
+                    answer = writer.close(upload.state, call)
+            except BaseException as exc:  # noqa: BLE001 - fed to the reducer (L11)
+                answer = exc
+            step = reduce(upload, answer)
+            self._upload = upload = step.upload
+            call = step.call
+        if step.error is not None:
+            raise step.error
+
+
+class NullWriter:
+    """Keeps nothing: every callback returns the same ``Ok(None)``."""
+
+    _ok: Ok[None] = Ok(None)
+
+    def init(self, opts: object) -> Ok[None]:
+        return self._ok
+
+    def meta(self, state: None) -> Mapping[str, object]:
+        return {}
+
+    def write_chunk(self, data: bytes, state: None) -> Ok[None]:
+        return self._ok
+
+    def close(self, state: None, reason: object) -> Ok[None]:
+        return self._ok
+
+
+def _timed_upload(
+    driver: type[Uploader[Any, Any]], writer: Any, opts: object, chunks: list[bytes]
+) -> float:
+    gc.collect()
+    gc.disable()
+    try:
+        c0 = time.process_time()
+        with driver(writer, opts) as up:
+            send = up.send
+            for data in chunks:
+                send(Chunk(data))
+            send(Done())
+        elapsed = time.process_time() - c0
+    finally:
+        gc.enable()
+    if isinstance(writer, TmpFileWriter):
+        os.unlink(str(up.meta()["path"]))
+    return elapsed
+
+
+def cost(rounds: int, mib: int) -> list[dict[str, Any]]:
+    """CPU µs per chunk with and without the protection; the median of per-round ratios."""
+    rows = []
+    directory = tempfile.mkdtemp(prefix="uploadwriter-cost-")
+    cases = [
+        ("NullWriter", NullWriter(), None, 64_000, 200_000),
+        ("TmpFileWriter", TmpFileWriter(), TmpFileOpts(dir=directory), 4096, 0),
+        ("TmpFileWriter", TmpFileWriter(), TmpFileOpts(dir=directory), 64_000, 0),
+    ]
+    for name, writer, opts, size, count in cases:
+        n = count or mib * 2**20 // size
+        chunks = [os.urandom(size)] * n
+        drivers: dict[str, type[Uploader[Any, Any]]] = {
+            "protected": Uploader,
+            "unprotected": UnprotectedUploader,
+        }
+        times: dict[str, list[float]] = {k: [] for k in drivers}
+        for driver in drivers.values():  # warm up
+            _timed_upload(driver, writer, opts, chunks[: n // 10])
+        for r in range(rounds):
+            order = list(drivers) if r % 2 == 0 else list(reversed(drivers))
+            for key in order:
+                times[key].append(_timed_upload(drivers[key], writer, opts, chunks))
+        ratios = [a / b for a, b in zip(times["protected"], times["unprotected"], strict=True)]
+        rows.append(
+            {
+                "writer": name,
+                "chunk": size,
+                "chunks": n,
+                "us_per_chunk_protected": statistics.median(times["protected"]) / n * 1e6,
+                "us_per_chunk_unprotected": statistics.median(times["unprotected"]) / n * 1e6,
+                "ratio": statistics.median(ratios),
+                "ratio_quartiles": statistics.quantiles(ratios, n=4)[::2],
+            }
+        )
+    os.rmdir(directory)
+    return rows
+
+
 # --- the parent: one fresh interpreter per run ---------------------------------------------
 
 
@@ -323,8 +435,29 @@ def main(argv: list[str] | None = None) -> int:
         "--gap", type=float, default=0.0005, help="mean seconds between signals (default 0.0005)"
     )
     parser.add_argument("--json", default=None, help="write the tallies here ('-': stdout only)")
+    parser.add_argument(
+        "--cost",
+        action="store_true",
+        help="instead: CPU time per chunk with and without the protection (no signals)",
+    )
+    parser.add_argument("--rounds", type=int, default=21, help="--cost: rounds (default 21)")
+    parser.add_argument("--mib", type=int, default=64, help="--cost: MiB per TmpFileWriter run")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.cost:
+        rows = cost(args.rounds, args.mib)
+        print("| writer | chunk | µs/chunk protected | µs/chunk unprotected | ratio (IQR) |")
+        print("|---|---:|---:|---:|---|")
+        for r in rows:
+            lo, hi = r["ratio_quartiles"]
+            print(
+                f"| {r['writer']} | {r['chunk']:,} | {r['us_per_chunk_protected']:.3f} "
+                f"| {r['us_per_chunk_unprotected']:.3f} | {r['ratio']:.3f} ({lo:.3f} to {hi:.3f}) |"
+            )
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(rows, f, indent=2)
+        return 0
     if args.child:
         result = child(args.writer, args.sender, args.interrupts, args.seed, args.gap)
         print(json.dumps(result))
