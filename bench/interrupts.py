@@ -36,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Mapping
 from types import FrameType, TracebackType
 from typing import Any
@@ -212,6 +213,7 @@ def child(writer_name: str, sender: str, interrupts: int, seed: int, gap: float)
             except KeyboardInterrupt as exc:
                 interrupted += 1
                 where = _where(exc.__traceback__)
+                caught = exc
                 interrupt_where[where] += 1
             leaked = False
             up = box[0] if box else None
@@ -243,6 +245,8 @@ def child(writer_name: str, sender: str, interrupts: int, seed: int, gap: float)
                         os.unlink(os.path.join(directory, name))
             if leaked:
                 leak_where[where or "not interrupted"] += 1
+                if os.environ.get("UPLOADWRITER_SHOW_LEAKS") and where is not None:
+                    traceback.print_exception(caught, file=sys.stderr)
     finally:
         stop.set()
         if process is not None:

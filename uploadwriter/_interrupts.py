@@ -130,8 +130,32 @@ def _innermost_marked(frame: FrameType | None) -> FrameType | None:
     return frame
 
 
-def _trip(signum: int) -> None:
+def _trip(signum: int) -> None:  # pragma: no cover - runs in a thread coverage does not see
     _thread.interrupt_main(signal.Signals(signum))
+
+
+# CPython 3.10 runs signal handlers as it enters an exception handler: when a
+# `with` block raises, a KeyboardInterrupt raised there skips __exit__. So on
+# 3.10 an interrupt that lands outside the driver while an exception is being
+# handled is looked at again a moment later: by then __exit__ is running
+# (protected: it delivers the interrupt as it ends), or the moment has passed.
+# For at most POSTPONE_FOR seconds, so that Ctrl-C in a long except block works.
+_HANDLER_ENTRY_RUNS_SIGNALS = sys.version_info < (3, 11)
+POSTPONE_FOR = 0.05
+_postponed_since: list[float] = []
+
+
+def _postpone(signum: int) -> bool:
+    """On CPython 3.10, in an exception handler's entry, look again later (see above)."""
+    if not _HANDLER_ENTRY_RUNS_SIGNALS or sys.exc_info()[1] is None:
+        return False
+    now = time.monotonic()  # pragma: no cover - CPython 3.10 only from here
+    if not _postponed_since:
+        _postponed_since.append(now)
+    elif now - _postponed_since[0] >= POSTPONE_FOR:
+        return False
+    _again_later(signum)
+    return True
 
 
 def _again_later(signum: int) -> None:
@@ -159,18 +183,21 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
         frame = frame.f_back
     marked = _innermost_marked(frame)
     if marked is None or not _marks[marked.f_code]:
+        if _postpone(signum):
+            return
         # Unprotected: now, with any deferred interrupt that no driver delivered.
+        _postponed_since.clear()
         _call_previous(len(deferred) + 1, signum, frame)
         return
+    _postponed_since.clear()
     if marked.f_lasti in _tails.get(marked.f_code, ()):
         _again_later(signum)  # past the method's check of `deferred`
-        return
-    if deferred and time.monotonic() - deferred[0] >= ESCAPE_AFTER:
+    elif deferred and time.monotonic() - deferred[0] >= ESCAPE_AFTER:
         # The escape hatch: the protected code is taking too long (a hung init or close).
         _call_previous(len(deferred) + 1, signum, frame)
-        return
-    # Deferred; a quick repeat (a wrapper forwarding the same Ctrl-C) goes with it.
-    deferred.append(time.monotonic())
+    else:
+        # Deferred; a quick repeat (a wrapper forwarding the same Ctrl-C) goes with it.
+        deferred.append(time.monotonic())
 
 
 _ON_SIGINT = _on_sigint.__code__
