@@ -42,7 +42,9 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from uploadwriter import Cancel, Chunk, Done, Ok, Uploader
-from uploadwriter.reducer import reduce
+from uploadwriter._base import raise_error
+from uploadwriter._events import check_event
+from uploadwriter.reducer import Phase
 from uploadwriter.writers import TmpFileOpts, TmpFileWriter
 
 WRITERS = ("counting", "tmpfile")
@@ -217,7 +219,7 @@ def child(writer_name: str, sender: str, interrupts: int, seed: int, gap: float)
                 interrupt_where[where] += 1
             leaked = False
             up = box[0] if box else None
-            if up is not None and up.upload.phase.value == "closed" and up.failure is None:
+            if up is not None and up.phase is Phase.CLOSED and up.failure is None:
                 if writer_name == "tmpfile" and up.reason == Done():
                     os.unlink(str(up.meta()["path"]))  # the application consumes it
                 completed += up.reason == Done()
@@ -232,7 +234,7 @@ def child(writer_name: str, sender: str, interrupts: int, seed: int, gap: float)
                     if counting.closes[n] == 0:
                         leaked = True
                         # The phase the driver was left in.
-                        unclosed[up.upload.phase.value if up is not None else "?"] += 1
+                        unclosed[up.phase.name.lower() if up is not None else "?"] += 1
                     elif counting.closes[n] > 1:
                         leaked = True
                         twice += 1
@@ -283,32 +285,30 @@ def child(writer_name: str, sender: str, interrupts: int, seed: int, gap: float)
 
 
 class UnprotectedUploader(Uploader[Any, Any]):
-    """``Uploader`` without its Ctrl-C protection: ``send`` and the feed loop as they were
-    before it (no delivery check, ``write_chunk`` called directly), to measure against."""
+    """``Uploader`` without its Ctrl-C protection: ``send`` and the feed loop without the
+    delivery check and with ``write_chunk`` called directly, to measure against."""
 
     __slots__ = ()
 
     def send(self, event: Any) -> None:
+        check_event(event)
         self._feed(event)
 
     def _feed(self, event: object) -> None:
-        step = reduce(self._upload, event)
-        self._upload = upload = step.upload
-        call = step.call
-        while call is not None:
+        step = self._reduce(event)
+        while (call := step.call) is not None:
             writer = self._writer
+            state = step.upload.state
             try:
                 if isinstance(call, Chunk):
-                    answer: object = writer.write_chunk(call.data, upload.state)
+                    answer: object = writer.write_chunk(call.data, state)
                 else:
-                    answer = writer.close(upload.state, call)
+                    answer = writer.close(state, call)
             except BaseException as exc:  # noqa: BLE001 - fed to the reducer (L11)
                 answer = exc
-            step = reduce(upload, answer)
-            self._upload = upload = step.upload
-            call = step.call
+            step = self._reduce(answer)
         if step.error is not None:
-            raise step.error
+            raise_error(step)
 
 
 class NullWriter:

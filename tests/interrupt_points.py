@@ -29,6 +29,7 @@ from types import FrameType
 from typing import Any
 
 from uploadwriter import Cancel, Chunk, Done, FileTooLarge, Ok, Uploader
+from uploadwriter.reducer import Phase
 from uploadwriter.writers import TmpFileOpts, TmpFileWriter
 
 HANDLERS = ("default", "raising", "counting")
@@ -180,7 +181,7 @@ def main(writer_name: str, handler_name: str, scenario: str) -> dict[str, Any]:
                 problems.append(f"init answered Ok, closed {closes} times")
             if n not in counting_writer.started and closes:
                 problems.append("closed, but init never answered Ok")
-        completed = up is not None and up.phase.value == "closed" and up.failure is None
+        completed = up is not None and up.phase is Phase.CLOSED and up.failure is None
         kept = completed and up is not None and up.reason == Done()
         files = os.listdir(directory)
         if len(files) != (1 if kept and writer_name == "tmpfile" else 0):

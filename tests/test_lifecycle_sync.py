@@ -22,6 +22,7 @@ from uploadwriter import (
     IncompleteUpload,
     InitError,
     InvalidEvent,
+    Ok,
     TimedOut,
     UploadBusy,
     UploadClosed,
@@ -30,7 +31,7 @@ from uploadwriter import (
     UploadInProgress,
     WriterFailure,
 )
-from uploadwriter.reducer import Phase
+from uploadwriter.reducer import Phase, reduce, start
 
 from .recording import Answer, Call, RecordingWriter, RecState, err, ok, raises, returns
 
@@ -617,18 +618,23 @@ def test_L12_meta_before_entering_is_in_progress() -> None:
 # --- L13: chunk timeout ---------------------------------------------------------------------------
 
 
-def test_L13_timed_out_event_closes_with_cancel() -> None:
-    # The sync driver has no clock; a caller running its own loop reports the
-    # timeout by sending TimedOut, and gets the same lifecycle as the async driver.
+def test_L13_timed_out_is_the_drivers_event_not_the_callers() -> None:
+    # The sync driver has no clock. TimedOut is what a driver feeds the
+    # reducer (a loop of your own embeds the reducer, which times the upload
+    # out the same way); sent to Uploader, it is refused and changes nothing.
     writer = RecordingWriter()
     with Uploader(writer, None) as up:
         up.send(Chunk(b"ab"))
-        with pytest.raises(ChunkTimeout) as info:
+        with pytest.raises(
+            InvalidEvent, match="the driver feeds timeouts and leaving the block itself"
+        ):
             up.send(TimedOut(2.5))  # type: ignore[arg-type]  # a driver event, sent by hand
-        assert info.value.seconds == 2.5
-        assert "2.5 seconds" in str(info.value)
-        up.send(TimedOut(2.5))  # type: ignore[arg-type]  # after close: changes nothing
-    assert [c.reason for c in writer.closes()] == [Cancel()]
+        up.send(Done())
+    assert [c.reason for c in writer.closes()] == [Done()]
+    step = reduce(reduce(reduce(start(), Ok("s")).upload, TimedOut(2.5)).upload, Ok("s"))
+    assert isinstance(step.error, ChunkTimeout)
+    assert step.error.seconds == 2.5
+    assert "2.5 seconds" in str(step.error)
 
 
 # --- L14: bad input -------------------------------------------------------------------------------

@@ -467,9 +467,10 @@ async def test_cancel_an_entry_that_never_started(tmp_path: Path) -> None:
     assert recorder.calls == []
 
 
-async def test_cancel_inside_a_write_is_applied_when_the_block_exits(tmp_path: Path) -> None:
-    # A writer that cancels its own entry from inside write_chunk: the sync
-    # driver is mid-call, so the close happens as the block exits (L10).
+async def test_cancel_inside_a_write_is_applied_once_the_write_answers(tmp_path: Path) -> None:
+    # A writer that cancels its own entry from inside write_chunk: the driver
+    # is mid-call, so the reducer records the cancel, and the writer is closed
+    # with Cancel() as soon as the write has answered (not only at block exit).
     class Reentrant(TmpFileWriter):
         def write_chunk(self, data: bytes, state: Any) -> Any:
             uploads.cancel("0")
@@ -484,9 +485,10 @@ async def test_cancel_inside_a_write_is_applied_when_the_block_exits(tmp_path: P
     with uploads.upload("0") as up:
         up.send(Chunk(b"ab"))
         inside = up.driver.reason
-    assert inside is None  # it was still open
+        files_inside = files_in(tmp_path)
+    assert inside == Cancel()  # closed right after the write, inside the block
+    assert files_inside == []
     assert up.driver.reason == Cancel()
-    assert files_in(tmp_path) == []
 
 
 async def test_cancel_a_done_async_entry_inside_its_block(tmp_path: Path) -> None:

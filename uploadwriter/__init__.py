@@ -6,15 +6,16 @@ returning ``Ok(state)`` / ``Err(reason, state)``; a pure reducer
 and :class:`AsyncUploader` perform the writer calls it asks for.
 """
 
+from ._adapters import InlineWriter as InlineWriter
+from ._adapters import ThreadedWriter as ThreadedWriter
 from ._async import AsyncUploader as AsyncUploader
-from ._async import InlineWriter as InlineWriter
-from ._async import ThreadedWriter as ThreadedWriter
 from ._errors import ChunkTimeout as ChunkTimeout
 from ._errors import FileTooLarge as FileTooLarge
 from ._errors import IncompleteUpload as IncompleteUpload
 from ._errors import InitError as InitError
 from ._errors import InvalidEvent as InvalidEvent
 from ._errors import InvalidLimit as InvalidLimit
+from ._errors import ResumeError as ResumeError
 from ._errors import UploadBusy as UploadBusy
 from ._errors import UploadClosed as UploadClosed
 from ._errors import UploadError as UploadError
@@ -27,13 +28,18 @@ from ._events import CloseReason as CloseReason
 from ._events import Done as Done
 from ._events import Error as Error
 from ._events import Event as Event
+from ._events import Leave as Leave
+from ._events import Suspend as Suspend
 from ._events import TimedOut as TimedOut
+from ._protocols import AsyncResumableWriter as AsyncResumableWriter
 from ._protocols import AsyncUploadWriter as AsyncUploadWriter
 from ._protocols import DiscardingWriter as DiscardingWriter
+from ._protocols import ResumableWriter as ResumableWriter
 from ._protocols import UploadWriter as UploadWriter
 from ._results import Err as Err
 from ._results import Ok as Ok
 from ._sync import Uploader as Uploader
+from ._values import SavedUpload as SavedUpload
 from .uploads import AsyncEntryRun as AsyncEntryRun
 from .uploads import ClientFile as ClientFile
 from .uploads import EntryError as EntryError
@@ -50,6 +56,7 @@ __version__ = "0.1.0"
 
 __all__ = (
     "AsyncEntryRun",
+    "AsyncResumableWriter",
     "AsyncUploadWriter",
     "AsyncUploader",
     "Cancel",
@@ -72,8 +79,13 @@ __all__ = (
     "InlineWriter",
     "InvalidEvent",
     "InvalidLimit",
+    "Leave",
     "Ok",
     "Postpone",
+    "ResumableWriter",
+    "ResumeError",
+    "SavedUpload",
+    "Suspend",
     "ThreadedWriter",
     "TimedOut",
     "UnknownEntry",

@@ -9,6 +9,7 @@ __all__ = (
     "InitError",
     "InvalidEvent",
     "InvalidLimit",
+    "ResumeError",
     "UploadBusy",
     "UploadClosed",
     "UploadError",
@@ -18,12 +19,22 @@ __all__ = (
 )
 
 
-def safe_repr(value: object) -> str:
-    """``repr(value)``, or a placeholder if that raises: messages never fail."""
+#: The longest repr a message prints: a message never carries megabytes.
+REPR_LIMIT = 200
+
+
+def safe_repr(value: object, limit: int = REPR_LIMIT) -> str:
+    """``repr(value)``, cut to ``limit`` characters, or a placeholder if it raises.
+
+    Messages never fail and never grow with the data they describe.
+    """
     try:
-        return repr(value)
+        text = repr(value)
     except Exception:  # noqa: BLE001 - any failing __repr__ must not hide the real error
         return f"<{type(value).__name__} object (repr failed)>"
+    if len(text) > limit:
+        return f"{text[: limit - 30]}...<{len(text)} characters>"
+    return text
 
 
 def _chain(error: BaseException, reason: object) -> None:
@@ -42,6 +53,18 @@ class InitError(UploadError):
 
     def __init__(self, reason: object) -> None:
         super().__init__(f"the writer's init failed: {safe_repr(reason)}; no upload was started")
+        self.reason = reason
+        _chain(self, reason)
+
+
+class ResumeError(UploadError):
+    """Raised when a resumable writer's ``resume`` returned ``Err`` or raised: not resumed here."""
+
+    def __init__(self, reason: object) -> None:
+        super().__init__(
+            f"the writer's resume failed: {safe_repr(reason)}; the upload was not resumed "
+            "(its saved state is still what storage holds)"
+        )
         self.reason = reason
         _chain(self, reason)
 
@@ -83,11 +106,11 @@ class IncompleteUpload(UploadError):
 
 
 class UploadClosed(UploadError):
-    """Raised when a chunk is sent to an upload that has already closed; nothing was written."""
+    """Raised when a chunk is sent to an upload that is closed or closing; nothing is written."""
 
-    def __init__(self, size: int, attempted: int) -> None:
+    def __init__(self, size: int, attempted: int, phase: str = "closed") -> None:
         super().__init__(
-            f"the upload is closed after {size} bytes; a chunk of {attempted} bytes "
+            f"the upload is {phase} after {size} bytes; a chunk of {attempted} bytes "
             "was refused, not written"
         )
         self.size = size
@@ -126,4 +149,4 @@ class InvalidEvent(UploadError, TypeError):
 
 
 class InvalidLimit(UploadError, ValueError):
-    """Raised when ``expected_size``, ``max_size`` or ``chunk_timeout`` is out of range."""
+    """Raised when ``expected_size``, ``max_size`` or ``chunk_timeout`` has a value out of range."""

@@ -1,25 +1,26 @@
-"""The pure reducer: every lifecycle rule of an upload lives in this module.
+"""The pure reducer: everything that affects an upload's lifecycle lives in this module.
 
 Theory of operation
 -------------------
 An upload is an immutable :class:`Upload` value. :func:`reduce` takes it and
 one event and returns a :class:`Step`: the next ``Upload``, the writer call to
-make next (if any), and the error to give the caller (if any). Events are
+make next (if any), and the error to give the caller (if any). Events are what
+the caller sends (``Chunk``, ``Done``, ``Cancel``, ``Suspend``), what a driver
+observes (``TimedOut``, ``Leave``), and the writer's answer to the pending
+call: ``Ok``, ``Err``, the exception the callback raised, or whatever else it
+returned (a broken writer, treated as a failed call).
 
-* what the caller sends: :class:`~uploadwriter.Chunk`, :class:`~uploadwriter.Done`,
-  :class:`~uploadwriter.Cancel`;
-* what a driver observes: :class:`~uploadwriter.TimedOut`;
-* the writer's answer to the last call: ``Ok``, ``Err``, or the exception the
-  callback raised (any ``BaseException`` instance), or whatever else it
-  returned (which is a broken writer, and treated as such).
+Each event falls in one :class:`Kind`, and the table :data:`TRANSITIONS` has a
+row for every ``(phase, kind)``: the handler that computes the step and the
+phases it may lead to. :func:`reduce` looks the row up in a copy of the table
+indexed by numbers, built from it once, so the fast path cannot drift from it.
 
-A step's ``call`` is the writer call to perform with ``step.upload.state``:
-a ``Chunk`` means ``write_chunk(call.data, state)``; a close reason means
-``close(state, call)``; ``None`` means nothing. ``init`` is the first call of
-every upload and is not named by a step: a driver calls it once, right after
-:func:`start`, and feeds its answer back.
-
-A driver is therefore a loop::
+A step's ``call`` is the writer call to perform with ``step.upload.state``: a
+``Chunk`` means ``write_chunk(call.data, state)``; a close reason means
+``close(state, call)``; ``Suspend()`` means ``suspend(state)``; ``None`` means
+nothing. ``init`` (and, for a resumed upload, ``resume``) is the first call and
+is not named by a step: a driver makes it right after :func:`start` (or
+:func:`resumed`) and feeds its answer back. A driver is therefore a loop::
 
     step = reduce(upload, event)
     while step.call is not None:
@@ -28,441 +29,278 @@ A driver is therefore a loop::
     if step.error is not None:
         raise step.error
 
-The reducer does no I/O, reads no clock, and never raises, whatever it is fed:
-an event that does not fit the phase is answered with an error in the step and
-an unchanged upload. Transitions are the table :data:`TRANSITIONS`, keyed by
-``(phase, type of event)``.
+A driver that lets other tasks send while a call is pending reduces each
+answer against its *current* upload: a ``Cancel`` (or a chunk timeout, or the
+block being left) is accepted at any moment, remembered while a call is
+pending (:attr:`Upload.requested`), and acted on as soon as that call answers.
 
-Phases::
+A *resumable* upload (L16-L18) is suspended rather than cancelled when its
+block is left or it times out: the writer's ``suspend`` saves its state, and
+the upload, as a :class:`SavedUpload`, can be resumed by any process that
+shares the storage. Close is still called exactly once per upload, by
+whichever process completes or cancels it.
 
-    STARTING --Ok--> OPEN --Chunk--> WRITING --Ok--> OPEN (or CLOSING at expected size)
-        |             |                 |
-        Err           Done/Cancel       Err/raise/timeout
-        v             v                 v
-      CLOSED <--answer-- CLOSING <-------+
+The reducer does no I/O, reads no clock, and never raises, whatever it is fed.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final, TypeVar
 
 import attrs
 
+from . import _transitions as t
 from ._errors import (
-    ChunkTimeout,
-    FileTooLarge,
-    IncompleteUpload,
-    InitError,
-    InvalidEvent,
-    InvalidLimit,
-    UploadBusy,
-    UploadClosed,
     UploadError,
     UploadFailed,
     UploadInProgress,
-    WriterFailure,
     safe_repr,
 )
-from ._events import Cancel, Chunk, CloseReason, Done, Error, TimedOut
-from ._results import Err, Ok
+from ._events import Cancel, Chunk, Done, Suspend
+from ._options import size_option
+from ._results import Ok
+from ._transitions import Handler
+from ._values import (
+    CANCEL,
+    CHUNK,
+    CLOSED,
+    CLOSING,
+    DONE,
+    ERR,
+    LEAVE,
+    MALFORMED,
+    OK,
+    OPEN,
+    PENDING,
+    RAISED,
+    RESUMING,
+    STARTING,
+    SUSPEND,
+    SUSPENDED,
+    SUSPENDING,
+    TIMED_OUT,
+    WRITING,
+    Ending,
+    Kind,
+    Limits,
+    Phase,
+    SavedUpload,
+    Step,
+    Upload,
+    kind_of,
+)
 
-__all__ = ("TRANSITIONS", "Limits", "Phase", "Step", "Upload", "meta_error", "reduce", "start")
+__all__ = (
+    "CLOSED",
+    "CLOSING",
+    "OPEN",
+    "PENDING",
+    "RESUMING",
+    "STARTING",
+    "SUSPENDED",
+    "SUSPENDING",
+    "TRANSITIONS",
+    "WRITING",
+    "Ending",
+    "Kind",
+    "Limits",
+    "Phase",
+    "SavedUpload",
+    "Step",
+    "Transition",
+    "Upload",
+    "kind_of",
+    "meta_error",
+    "reduce",
+    "resumed",
+    "saved",
+    "start",
+)
 
 S = TypeVar("S")
 
-
-class Phase(enum.Enum):
-    """Where an upload is in its lifecycle."""
-
-    STARTING = "starting"  #: ``init`` was called; its answer is awaited
-    OPEN = "open"  #: waiting for the caller's next event
-    WRITING = "writing"  #: ``write_chunk`` was called; its answer is awaited
-    CLOSING = "closing"  #: ``close`` was called; its answer is awaited
-    CLOSED = "closed"  #: final: closed, or never started
+_DONE: Final = Done()
+_CANCEL: Final = Cancel()
+_SUSPEND: Final = Suspend()
 
 
-STARTING, OPEN, WRITING, CLOSING, CLOSED = Phase
-
-
-@attrs.frozen
-class Limits:
-    """Sizes fixed when an upload starts; ``limit`` is the smaller of the two known ones."""
-
-    expected_size: int | None
-    max_size: int | None
-    limit: int | None
-
-
-class _Record(tuple[Any, ...]):
-    """Record semantics for the reducer's tuples: frozen, equal only to their own class."""
-
-    __slots__ = ()
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and tuple.__eq__(self, other)
-
-    def __ne__(self, other: object) -> bool:
-        return not self == other
-
-    def __hash__(self) -> int:
-        return tuple.__hash__(self)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise attrs.exceptions.FrozenInstanceError
-
-    def __delattr__(self, name: str) -> None:
-        raise attrs.exceptions.FrozenInstanceError
-
-
-class _UploadFields(NamedTuple):
-    phase: Phase
-    #: The writer's state (``None`` until ``init`` answered ``Ok``).
-    state: Any
-    #: Bytes accepted by ``write_chunk`` so far.
-    size: int
-    limits: Limits
-    #: Size of the chunk being written (phase ``WRITING``), else 0.
-    inflight: int = 0
-    #: The reason ``close`` was (or is being) called with; ``None`` before.
-    reason: CloseReason | None = None
-    #: The error to give the caller once ``close`` has answered (phase ``CLOSING``).
-    pending: BaseException | None = None
-    #: Why the upload failed or was refused, once ``CLOSED``; ``None`` if it did not fail.
-    failure: BaseException | None = None
-
-
-class Upload(_Record, _UploadFields, Generic[S]):
-    """One upload's whole lifecycle state. Immutable: :func:`reduce` returns a new one.
-
-    Fields: ``phase``, ``state`` (the writer's), ``size`` (bytes accepted so
-    far), ``limits``, ``inflight`` (the chunk being written), ``reason`` (what
-    ``close`` was called with), ``pending`` (the error due once ``close``
-    answers), ``failure`` (why it failed, once closed). ``_replace(**changes)``
-    returns a copy with some fields changed.
-    """
-
-    # A tuple, not an attrs class: one reduction builds two of these per chunk,
-    # and a tuple is built several times faster than a frozen attrs instance
-    # (see bench/ and the README's Performance section).
-    __slots__ = ()
-
-    if TYPE_CHECKING:
-        # What the type checker sees: the generic constructor and field (at
-        # run time, the NamedTuple's own).
-        def __new__(  # noqa: PLR0917 - the fields, positional as in the NamedTuple
-            cls,
-            phase: Phase,
-            state: S,
-            size: int,
-            limits: Limits,
-            inflight: int = 0,
-            reason: CloseReason | None = None,
-            pending: BaseException | None = None,
-            failure: BaseException | None = None,
-        ) -> Upload[S]: ...
-
-        @property
-        def state(self) -> S: ...
-
-
-class _StepFields(NamedTuple):
-    upload: Upload[Any]
-    call: Chunk | CloseReason | None = None
-    error: BaseException | None = None
-
-
-class Step(_Record, _StepFields, Generic[S]):
-    """What :func:`reduce` decided: the next ``upload``, the writer ``call`` to make, the ``error``
-    to raise. Immutable, like :class:`Upload`."""
-
-    __slots__ = ()
-
-    if TYPE_CHECKING:
-
-        def __new__(
-            cls,
-            upload: Upload[S],
-            call: Chunk | CloseReason | None = None,
-            error: BaseException | None = None,
-        ) -> Step[S]: ...
-
-        @property
-        def upload(self) -> Upload[S]: ...
-
-
-_DONE = Done()
-_CANCEL = Cancel()
-
-
-def _check_size(name: str, value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidLimit(f"{name} must be a whole number of bytes or None, not {value!r}")
-    if value < 0:
-        raise InvalidLimit(f"{name} must be 0 or more bytes, not {value}")
-    return value
-
-
-def start(*, expected_size: int | None = None, max_size: int | None = None) -> Upload[Any]:
+def start(
+    *, expected_size: int | None = None, max_size: int | None = None, resumable: bool = False
+) -> Upload[Any]:
     """Return a new upload waiting for ``init``'s answer.
 
     Raises:
-        InvalidLimit: a size is negative or not an integer.
+        TypeError: a size is not an int (or ``None``), or ``resumable`` not a bool.
+        InvalidLimit: a size is negative.
     """
-    expected = _check_size("expected_size", expected_size)
-    maximum = _check_size("max_size", max_size)
+    expected = size_option("expected_size", expected_size)
+    maximum = size_option("max_size", max_size)
+    if not isinstance(resumable, bool):
+        raise TypeError(f"resumable must be True or False, not {safe_repr(resumable)}")
     known = [n for n in (expected, maximum) if n is not None]
     limit = min(known) if known else None
-    return Upload(STARTING, None, 0, Limits(expected, maximum, limit))
+    return Upload(STARTING, None, 0, Limits(expected, maximum, limit, resumable))
+
+
+def resumed(saved_upload: SavedUpload) -> Upload[Any]:
+    """Return a suspended upload, restored from storage, waiting for ``resume``'s answer (L17)."""
+    upload = start(
+        expected_size=saved_upload.expected_size, max_size=saved_upload.max_size, resumable=True
+    )
+    return Upload(RESUMING, saved_upload.writer, saved_upload.size, upload._limits)
+
+
+def saved(upload: Upload[Any]) -> SavedUpload | None:
+    """Return what storage keeps of a suspended upload, or ``None`` if it is not suspended."""
+    if upload._phase is not SUSPENDED:
+        return None
+    limits = upload._limits
+    return SavedUpload(upload._size, limits.expected_size, limits.max_size, upload._state)
 
 
 def meta_error(upload: Upload[Any]) -> UploadError | None:
     """Return the error to raise if the writer's meta may not be asked for yet (L12), else None."""
-    if upload.phase is not CLOSED:
+    if upload._phase is not CLOSED:
         return UploadInProgress(
-            f"the upload is {upload.phase.value} after {upload.size} bytes; "
+            f"the upload is {upload._phase.label} after {upload._size} bytes; "
             "meta is available once it has closed with Done()"
         )
-    if upload.failure is not None:
+    failure = upload.failure
+    if failure is not None:
+        return UploadFailed(f"the upload failed, so it has no meta: {safe_repr(failure)}", failure)
+    if upload.close_reason != _DONE:
         return UploadFailed(
-            f"the upload failed, so it has no meta: {safe_repr(upload.failure)}", upload.failure
-        )
-    if upload.reason != _DONE:
-        return UploadFailed(
-            f"the upload was closed with {upload.reason!r}, so it has no meta", None
+            f"the upload was closed with {upload.close_reason!r}, so it has no meta", None
         )
     return None
 
 
-# --- transitions -----------------------------------------------------------
-# Each handler takes the upload and the event and returns the step. They are
-# small on purpose: the table below is the state machine.
-
-Handler = Callable[[Upload[Any], Any], Step[Any]]
+# --- the table ---------------------------------------------------------------
 
 
-def _close(
-    upload: Upload[Any], reason: CloseReason, pending: BaseException | None, state: object
-) -> Step[Any]:
-    closing = Upload(CLOSING, state, upload.size, upload.limits, 0, reason, pending, None)
-    return Step(closing, reason)
+@attrs.frozen
+class Transition:
+    """One row of the state machine: the handler, the phases it may lead to, what it does."""
+
+    handler: Handler
+    to: frozenset[Phase]
+    summary: str
 
 
-def _unchanged(upload: Upload[Any], event: object) -> Step[Any]:
-    return Step(upload)
+def _row(handler: Handler, summary: str, *to: Phase) -> Transition:
+    return Transition(handler, frozenset(to), summary)
 
 
-def _started(upload: Upload[Any], answer: Ok[Any]) -> Step[Any]:
-    if upload.limits.expected_size == 0:
-        # A zero-byte upload has reached its expected size already (L3).
-        return _close(upload, _DONE, None, answer.state)
-    return Step(Upload(OPEN, answer.state, 0, upload.limits))
-
-
-def _init_failed(upload: Upload[Any], reason: object) -> Step[Any]:
-    error: BaseException = (
-        reason
-        if isinstance(reason, BaseException) and not isinstance(reason, Exception)
-        else InitError(reason)
-    )
-    return Step(Upload(CLOSED, None, 0, upload.limits, failure=error), None, error)
-
-
-def _init_err(upload: Upload[Any], answer: Err[Any]) -> Step[Any]:
-    return _init_failed(upload, answer.reason)
-
-
-# The two handlers on every chunk's path build their values with tuple.__new__
-# directly: the same values as Upload(...)/Step(...), without a Python-level
-# __new__ call for the defaults.
-_new = tuple.__new__
-
-
-def _chunk(upload: Upload[Any], event: Chunk) -> Step[Any]:
-    n = len(event.data)
-    limits = upload.limits
-    limit = limits.limit
-    if limit is not None and upload.size + n > limit:
-        return _close(upload, _CANCEL, FileTooLarge(limit, upload.size, n), upload.state)
-    writing = _new(Upload, (WRITING, upload.state, upload.size, limits, n, None, None, None))
-    return _new(Step, (writing, event, None))
-
-
-def _done(upload: Upload[Any], event: Done) -> Step[Any]:
-    expected = upload.limits.expected_size
-    if expected is not None and upload.size < expected:
-        return _close(upload, _CANCEL, IncompleteUpload(expected, upload.size), upload.state)
-    return _close(upload, _DONE, None, upload.state)
-
-
-def _cancel(upload: Upload[Any], event: Cancel) -> Step[Any]:
-    return _close(upload, _CANCEL, None, upload.state)
-
-
-def _timed_out(upload: Upload[Any], event: TimedOut) -> Step[Any]:
-    return _close(upload, _CANCEL, ChunkTimeout(event.seconds), upload.state)
-
-
-def _written(upload: Upload[Any], answer: Ok[Any]) -> Step[Any]:
-    size = upload.size + upload.inflight
-    limits = upload.limits
-    if size == limits.expected_size:
-        closing = Upload(CLOSING, answer.state, size, limits, 0, _DONE)
-        return Step(closing, _DONE)
-    return _new(
-        Step, (_new(Upload, (OPEN, answer.state, size, limits, 0, None, None, None)), None, None)
-    )
-
-
-def _write_failed(upload: Upload[Any], reason: object, state: object) -> Step[Any]:
-    if isinstance(reason, BaseException) and not isinstance(reason, Exception):
-        # Cancellation, KeyboardInterrupt...: cancel the writer, then let it go on.
-        return _close(upload, _CANCEL, reason, state)
-    return _close(upload, Error(reason), WriterFailure(reason, during="write_chunk"), state)
-
-
-def _write_err(upload: Upload[Any], answer: Err[Any]) -> Step[Any]:
-    return _write_failed(upload, answer.reason, answer.state)
-
-
-def _note(error: BaseException, note: str) -> None:
-    # Once only, so that feeding the same answer again does not repeat it.
-    add_note = getattr(error, "add_note", None)  # Python 3.11+
-    if add_note is not None and note not in getattr(error, "__notes__", ()):
-        add_note(note)
-
-
-def _close_answered(upload: Upload[Any], reason: object, state: object, ok: bool) -> Step[Any]:
-    error = upload.pending
-    if not ok:
-        if isinstance(reason, BaseException) and not isinstance(reason, Exception):
-            error = reason  # an interrupted close: the interruption goes on (L11)
-        elif error is None:
-            error = WriterFailure(reason, during="close")
-        else:
-            # The first failure is what the caller gets; the close's own failure
-            # travels with it as a note, never swallowed (L11).
-            _note(error, f"uploadwriter: the writer's close also failed: {safe_repr(reason)}")
-    failure = upload.pending if upload.pending is not None else error
-    closed = Upload(CLOSED, state, upload.size, upload.limits, 0, upload.reason, None, failure)
-    return Step(closed, None, error)
-
-
-def _closed_ok(upload: Upload[Any], answer: Ok[Any]) -> Step[Any]:
-    return _close_answered(upload, None, answer.state, ok=True)
-
-
-def _closed_err(upload: Upload[Any], answer: Err[Any]) -> Step[Any]:
-    return _close_answered(upload, answer.reason, answer.state, ok=False)
-
-
-def _refuse_chunk(upload: Upload[Any], event: Chunk) -> Step[Any]:
-    return Step(upload, None, UploadClosed(upload.size, len(event.data)))
-
-
-def _busy(upload: Upload[Any], event: object) -> Step[Any]:
-    what = (
-        "the writer's init has not answered yet"
-        if upload.phase is STARTING
-        else (f"the writer is still answering its last call (phase {upload.phase.value})")
-    )
-    return Step(
-        upload, None, UploadBusy(f"{safe_repr(event)} was sent while {what}; nothing was done")
-    )
-
-
-def _not_awaited(upload: Upload[Any], event: object) -> Step[Any]:
-    return Step(
-        upload,
-        None,
-        InvalidEvent(
-            f"{safe_repr(event)} looks like a writer's answer, but no writer call is pending "
-            f"(phase {upload.phase.value}); nothing was done"
-        ),
-    )
-
-
-TRANSITIONS: dict[tuple[Phase, type], Handler] = {
-    (STARTING, Ok): _started,
-    (STARTING, Err): _init_err,
-    (OPEN, Chunk): _chunk,
-    (OPEN, Done): _done,
-    (OPEN, Cancel): _cancel,
-    (OPEN, TimedOut): _timed_out,
-    (WRITING, Ok): _written,
-    (WRITING, Err): _write_err,
-    # A write interrupted by the chunk timeout (the async driver's deadline).
-    (WRITING, TimedOut): _timed_out,
-    (CLOSING, Ok): _closed_ok,
-    (CLOSING, Err): _closed_err,
-    (CLOSED, Chunk): _refuse_chunk,
-    (CLOSED, Done): _unchanged,
-    (CLOSED, Cancel): _unchanged,
-    (CLOSED, TimedOut): _unchanged,
-}
-"""The state machine: ``(phase, event type) -> handler``. Rows not here fall back
-to :func:`_fallback` (errors, exceptions raised by callbacks, malformed answers)."""
-
-_USER_EVENTS = (Chunk, Done, Cancel, TimedOut)
-_AWAITING = {STARTING: "init", WRITING: "write_chunk", CLOSING: "close"}
-
-
-def _fallback(upload: Upload[Any], event: object) -> Step[Any]:  # noqa: PLR0911 - one exit per row
-    phase = upload.phase
-    # Subclasses of the event and result classes behave as their base.
-    for base in (*_USER_EVENTS, Ok, Err):
-        if isinstance(event, base):
-            handler = TRANSITIONS.get((phase, base))
-            if handler is not None:
-                return handler(upload, event)
-            if base in _USER_EVENTS:
-                return _busy(upload, event) if phase in _AWAITING else _invalid(upload, event)
-            return _not_awaited(upload, event)
-    callback = _AWAITING.get(phase)
-    if callback is None:
-        if isinstance(event, BaseException):
-            return _not_awaited(upload, event)
-        return _invalid(upload, event)
-    # A writer call is pending and this is its answer: either the exception it
-    # raised (L11), or something that is not Ok/Err (a broken writer).
-    reason: object = event
-    if not isinstance(event, BaseException):
-        reason = InvalidEvent(
-            f"the writer's {callback} returned {safe_repr(event)}; "
-            "a writer callback must return Ok(state) or Err(reason, state)"
+def _while_pending(phase: Phase, answers: dict[Kind, Transition]) -> dict[Kind, Transition]:
+    """The rows of a phase in which a writer call is pending: its answers, and the rest."""
+    refused = _row(t.busy, "refused: busy", phase)
+    if phase in (CLOSING, SUSPENDING):
+        already = _row(t.unchanged, "nothing: the upload is ending already", phase)
+        chunk = (
+            _row(t.refuse_chunk, "refused: UploadClosed", phase) if phase is CLOSING else refused
         )
-    if phase is STARTING:
-        return _init_failed(upload, reason)
-    if phase is WRITING:
-        return _write_failed(upload, reason, upload.state)
-    return _close_answered(upload, reason, upload.state, ok=False)
+        return {CHUNK: chunk, DONE: already, SUSPEND: already, CANCEL: already,
+                TIMED_OUT: already, LEAVE: already, **answers}  # fmt: skip
+    recorded = _row(t.request, "recorded: acted on once the call answers", phase)
+    return {CHUNK: refused, DONE: refused, SUSPEND: refused, CANCEL: recorded,
+            TIMED_OUT: recorded, LEAVE: recorded, **answers}  # fmt: skip
 
 
-def _invalid(upload: Upload[Any], event: object) -> Step[Any]:
-    return Step(
-        upload,
-        None,
-        InvalidEvent(
-            f"cannot send {safe_repr(event)} ({type(event).__name__}) to an upload: "
-            "send Chunk(data), Done() or Cancel(); nothing was done"
-        ),
+def _at_rest(phase: Phase, events: dict[Kind, Transition]) -> dict[Kind, Transition]:
+    """The rows of a phase in which no call is pending: the caller's events, and the rest."""
+    stray = _row(t.not_awaited, "refused: no call is pending", phase)
+    return {OK: stray, ERR: stray, RAISED: stray,
+            MALFORMED: _row(t.invalid, "refused: not an event", phase), **events}  # fmt: skip
+
+
+def _ended(phase: Phase) -> dict[Kind, Transition]:
+    nothing = _row(t.unchanged, "nothing: the upload has ended here", phase)
+    return _at_rest(
+        phase,
+        {CHUNK: _row(t.refuse_chunk, "refused: UploadClosed", phase), DONE: nothing,
+         CANCEL: nothing, TIMED_OUT: nothing, SUSPEND: nothing, LEAVE: nothing},
+    )  # fmt: skip
+
+
+def _first_call(phase: Phase, ok_summary: str) -> dict[Kind, Transition]:
+    failed = f"failed: {'ResumeError' if phase is RESUMING else 'InitError'}, never closed"
+    return _while_pending(
+        phase,
+        {
+            OK: _row(t.started, ok_summary, OPEN, CLOSING, SUSPENDING),
+            ERR: _row(t.first_err, failed, CLOSED),
+            RAISED: _row(t.never_started, failed, CLOSED),
+            MALFORMED: _row(t.first_malformed, failed, CLOSED),
+        },
     )
+
+
+_CALL_FAILED = "close with Error (interrupted: Cancel)"
+
+_BY_PHASE: dict[Phase, dict[Kind, Transition]] = {
+    STARTING: _first_call(STARTING, "started"),
+    RESUMING: _first_call(RESUMING, "resumed where it was suspended"),
+    OPEN: _at_rest(
+        OPEN,
+        {
+            CHUNK: _row(t.chunk, "write it (too large: close with Cancel)", WRITING, CLOSING),
+            DONE: _row(t.done, "close with Done (incomplete: Cancel)", CLOSING),
+            CANCEL: _row(t.cancel, "close with Cancel", CLOSING),
+            TIMED_OUT: _row(t.cancel, "chunk timeout: Cancel, or suspend", CLOSING, SUSPENDING),
+            LEAVE: _row(t.cancel, "block left: Cancel, or suspend", CLOSING, SUSPENDING),
+            SUSPEND: _row(t.suspend_open, "suspend (resumable only)", SUSPENDING, OPEN),
+        },
+    ),
+    WRITING: _while_pending(
+        WRITING,
+        {
+            OK: _row(
+                t.written, "written (expected size: close with Done)", OPEN, CLOSING, SUSPENDING
+            ),
+            ERR: _row(t.call_err, _CALL_FAILED, CLOSING),
+            RAISED: _row(t.call_raised, _CALL_FAILED, CLOSING),
+            MALFORMED: _row(t.call_malformed, _CALL_FAILED, CLOSING),
+        },
+    ),
+    SUSPENDING: _while_pending(
+        SUSPENDING,
+        {
+            OK: _row(t.suspended, "suspended", SUSPENDED),
+            ERR: _row(t.call_err, _CALL_FAILED, CLOSING),
+            RAISED: _row(t.call_raised, _CALL_FAILED, CLOSING),
+            MALFORMED: _row(t.call_malformed, _CALL_FAILED, CLOSING),
+        },
+    ),
+    CLOSING: _while_pending(
+        CLOSING,
+        {
+            OK: _row(t.closed_ok, "closed", CLOSED),
+            ERR: _row(t.closed_err, "closed: failed", CLOSED),
+            RAISED: _row(t.close_raised, "closed: failed", CLOSED),
+            MALFORMED: _row(t.close_malformed, "closed: failed", CLOSED),
+        },
+    ),
+    CLOSED: _ended(CLOSED),
+    SUSPENDED: _ended(SUSPENDED),
+}
+
+TRANSITIONS: Mapping[tuple[Phase, Kind], Transition] = MappingProxyType(
+    {(phase, kind): rows[kind] for phase, rows in _BY_PHASE.items() for kind in Kind}
+)
+"""The state machine, read-only: ``(phase, kind of event) -> Transition``, every pair present."""
+
+# The same table as nested tuples indexed by the (integer) phase and kind:
+# what reduce looks up. Built from TRANSITIONS, so it cannot say otherwise.
+_ROWS: Final[tuple[tuple[Handler, ...], ...]] = tuple(
+    tuple(TRANSITIONS[phase, kind].handler for kind in Kind) for phase in Phase
+)
 
 
 def reduce(upload: Upload[S], event: object) -> Step[S]:
     """Return the step that follows ``upload`` on ``event``. Never raises."""
-    phase = upload.phase
-    # The two rows every chunk goes through, looked up without building a key.
-    # They call the very handlers the table names, so behaviour is the table's.
-    if phase is OPEN:
-        if type(event) is Chunk:
-            return _chunk(upload, event)
-    elif phase is WRITING and type(event) is Ok:
-        return _written(upload, event)
-    handler = TRANSITIONS.get((phase, type(event)))
-    if handler is None:
-        return _fallback(upload, event)
-    return handler(upload, event)
+    cls = type(event)
+    # The two kinds every chunk brings, classified without a call.
+    kind = CHUNK if cls is Chunk else OK if cls is Ok else kind_of(event)
+    return _ROWS[upload._phase][kind](upload, event)

@@ -17,8 +17,8 @@ from ._entries import UploadEntry as UploadEntry
 from ._errors import EntryInProgress as EntryInProgress
 from ._errors import EntryRefused as EntryRefused
 from ._errors import UnknownEntry as UnknownEntry
-from ._session import AsyncEntryRun as AsyncEntryRun
-from ._session import EntryRun as EntryRun
+from ._runs import AsyncEntryRun as AsyncEntryRun
+from ._runs import EntryRun as EntryRun
 from ._session import Uploads as Uploads
 
 __all__ = (

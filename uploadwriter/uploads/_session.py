@@ -4,14 +4,11 @@ Theory of operation
 -------------------
 An :class:`Uploads` owns one :class:`UploadConfig` and its entries, which are
 immutable :class:`UploadEntry` values it replaces as things happen (Phoenix's
-``@uploads.name``). It decides nothing about an upload's lifecycle: each
-entry's upload runs through the core drivers (:class:`~uploadwriter.Uploader`
-or :class:`~uploadwriter.AsyncUploader`), and after every driver call the
-session reads the driver's state back into the entry (:meth:`Uploads._settle`):
-bytes written become ``progress``, a close with ``Done()`` becomes ``done``, and
-whatever failure the driver recorded becomes an error on the entry, so no
-failure is lost (not even a chunk timeout or a too-large stream, which Phoenix
-drops together with the entry).
+``@uploads.name``). It decides nothing itself: the entry rules are the pure
+functions of :mod:`._rules` (what a selected file becomes, when an entry may
+start, what an upload's end makes of its entry), and each entry's upload runs
+through a core driver in an entry run (:mod:`._runs`), which reports back
+after every driver call.
 
 Not thread-safe: use one ``Uploads`` from one thread (or one event loop).
 """
@@ -20,81 +17,33 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from types import TracebackType
-from typing import Any, Generic, TypeAlias, TypeVar, cast, overload
+from typing import Any, TypeAlias, TypeVar, overload
 
-import anyio
-import anyio.lowlevel
 import attrs
 
-from .._async import AsyncUploader, ThreadedWriter
-from .._errors import (
-    ChunkTimeout,
-    FileTooLarge,
-    IncompleteUpload,
-    InitError,
-    UploadFailed,
-    WriterFailure,
-    safe_repr,
-)
-from .._events import Cancel, Done, Event
-from .._protocols import AsyncUploadWriter, UploadWriter, discard, is_async_writer
-from .._sync import Uploader
-from ..reducer import CLOSED, OPEN
-from ._config import UploadConfig, as_iterable_errors
+from .._errors import UploadFailed, safe_repr
+from .._values import CLOSED
+from ._config import UploadConfig
 from ._entries import ClientFile, EntryError, Postpone, UploadEntry
 from ._errors import EntryInProgress, EntryRefused, UnknownEntry
+from ._rules import new_entry, refusal, settled, too_many_files
+from ._runs import AsyncEntryRun, EntryRun, discard_result
 
-__all__ = ("AsyncEntryRun", "EntryRun", "Uploads")
+__all__ = ("Uploads",)
 
 T = TypeVar("T")
 R = TypeVar("R")
-D = TypeVar("D")  # the driver an entry upload runs
 
 #: ``fn(meta, entry)``: what a consume function is given, and returns.
 ConsumeFn: TypeAlias = Callable[[Mapping[str, object], UploadEntry], R]
 
-_DONE = Done()
-_CANCEL = Cancel()
 
-# What each driver failure is called on the entry (Phoenix's atoms, and ours
-# for the failures Phoenix does not keep).
-_CODES: tuple[tuple[type[BaseException], str], ...] = (
-    (FileTooLarge, "too_large"),
-    (ChunkTimeout, "chunk_timeout"),
-    (WriterFailure, "writer_failure"),
-    (InitError, "writer_failure"),
-    (IncompleteUpload, "incomplete"),
-)
-
-
-def _code(failure: BaseException | None) -> str:
-    for kind, code in _CODES:
-        if isinstance(failure, kind):
-            return code
-    # Closed with Cancel() without a failure of its own: the block was left
-    # (or the task cancelled) before the upload completed.
-    return "incomplete"
-
-
-def _as_error(value: object) -> EntryError:
-    if isinstance(value, EntryError):
-        return value
-    if isinstance(value, str) and value:
-        return EntryError(value)
-    raise TypeError(
-        "validator must return None, an error code (a non-empty str), an EntryError, or an "
-        f"iterable of them; it returned {safe_repr(value)}"
-    )
-
-
-def _discard(run: EntryRun | AsyncEntryRun) -> None:
-    # What a completed upload holds (a TmpFileWriter's file) is released once
-    # nobody will take it: after consume, or when the entry is cancelled. The
-    # writer says how, through its optional discard hook.
-    driver = run.driver
-    if driver.phase is CLOSED and driver.reason == _DONE and driver.failure is None:
-        discard(run.writer, driver.state)
+def _check_ref(ref: object) -> None:
+    if not isinstance(ref, str):
+        raise TypeError(
+            f"entry refs are strings: {str(ref)!r}, not {safe_repr(ref)} "
+            f"({type(ref).__name__}); use the ref of the entry, e.g. entry.ref"
+        )
 
 
 def _unpack(name: str, result: object) -> tuple[object, object]:
@@ -157,19 +106,16 @@ class Uploads:
         the consumed ones (``"total"``). The error clears itself once the count
         fits again (an entry cancelled, or consumed in ``"selected"`` mode).
         """
-        count = len(self._entries)
-        if self._config.max_entries_mode == "total":
-            count += self._consumed
-        if count > self._config.max_entries:
-            return (EntryError("too_many_files", count),)
-        return ()
+        return too_many_files(self._config, len(self._entries), self._consumed)
 
     def entry(self, ref: str) -> UploadEntry:
         """Return the entry ``ref``.
 
         Raises:
             UnknownEntry: there is none (never selected, or cancelled or consumed).
+            TypeError: ``ref`` is not a string (refs are strings: ``"0"``, not ``0``).
         """
+        _check_ref(ref)
         try:
             return self._entries[ref]
         except KeyError:
@@ -218,7 +164,7 @@ class Uploads:
         for file in new:
             ref = file.ref if file.ref is not None else self._free_ref(taken)
             taken.add(ref)
-            created.append(self._validated(file, ref))
+            created.append(new_entry(self._config, file, ref, str(uuid.uuid4())))
         if self._config.max_entries == 1 and len(self._entries) == 1 and len(new) == 1:
             (sole,) = self._entries
             self.cancel(sole)
@@ -233,27 +179,6 @@ class Uploads:
         self._next_ref += 1
         return ref
 
-    def _validated(self, file: ClientFile, ref: str) -> UploadEntry:
-        config = self._config
-        entry = UploadEntry(
-            ref=ref,
-            uuid=str(uuid.uuid4()),
-            upload_config=config.name,
-            client_name=file.name,
-            client_size=file.size,
-            client_type=file.type,
-            client_last_modified=file.last_modified,
-        )
-        errors: tuple[EntryError, ...] = ()
-        if entry.client_size > config.max_file_size:
-            errors = (EntryError("too_large", config.max_file_size),)
-        elif not config.accepts(entry.client_name, entry.client_type):
-            errors = (EntryError("not_accepted"),)
-        elif config.validator is not None:
-            answer = as_iterable_errors(config.validator(entry))
-            errors = tuple(_as_error(value) for value in answer)
-        return attrs.evolve(entry, errors=errors)
-
     # --- uploading -------------------------------------------------------------
 
     def upload(self, ref: str) -> EntryRun:
@@ -262,25 +187,19 @@ class Uploads:
         Entering it checks the entry, calls the writer factory once, and
         starts the writer (see :class:`EntryRun`).
         """
+        _check_ref(ref)
         return EntryRun(self, ref)
 
     def upload_async(self, ref: str) -> AsyncEntryRun:
         """Return the async context manager running entry ``ref``'s upload (async driver)."""
+        _check_ref(ref)
         return AsyncEntryRun(self, ref)
 
     def _begin(self, ref: str) -> tuple[UploadEntry, object, object]:
         entry = self.entry(ref)
-        if entry.errors:
-            raise EntryRefused(ref, f"it has errors {entry.error_codes}; cancel it")
-        if entry.started:
-            raise EntryRefused(ref, "its upload has already started (each entry is uploaded once)")
-        too_many = self.errors
-        if too_many:
-            raise EntryRefused(
-                ref,
-                f"the upload has too_many_files ({too_many[0].reason} entries counted, "
-                f"max_entries={self._config.max_entries}); cancel some first",
-            )
+        why = refusal(entry, self.errors, self._config.max_entries)
+        if why is not None:
+            raise EntryRefused(ref, why)
         writer, opts = _unpack(self._config.name, self._config.writer(self._config.name, entry))
         return entry, writer, opts
 
@@ -300,29 +219,17 @@ class Uploads:
         ):
             callback(self._config.name, new, self)
 
-    def _settle(self, run: EntryRun | AsyncEntryRun, exc: BaseException | None) -> None:
-        """Read the driver's state back into the entry; call ``progress`` if it changed."""
-        ref = run.ref
-        if self._runs.get(ref) is not run:
+    def _settle(self, run: EntryRun | AsyncEntryRun, cause: BaseException | None) -> None:
+        """Settle the entry from its run's upload; call ``progress`` if it changed."""
+        if not self._owns(run):
             return  # cancelled or consumed meanwhile: nothing to report on
-        entry = self._entries[ref]
-        driver = run.driver
-        upload = driver.upload
-        progress, done, errors = entry.progress, entry.done, entry.errors
-        if upload.phase is CLOSED:
-            if upload.failure is None and upload.reason == _DONE:
-                done, progress = True, 100
-            elif not run._recorded:
-                failure = upload.failure
-                errors = (
-                    *errors,
-                    EntryError(_code(failure), failure if failure is not None else exc),
-                )
-        run._recorded = upload.phase is CLOSED
-        if not done and entry.client_size > 0:
-            # 100 is kept for done: the last chunk may land and its close still fail.
-            progress = max(progress, min(99, driver.size * 100 // entry.client_size))
-        self._replace(attrs.evolve(entry, progress=progress, done=done, errors=errors))
+        upload = run.driver.upload
+        entry = settled(self._entries[run.ref], upload, run.closed_seen, cause)
+        run.closed_seen = upload.phase is CLOSED
+        self._replace(entry)
+
+    def _owns(self, run: EntryRun | AsyncEntryRun) -> bool:
+        return self._runs.get(run.ref) is run
 
     # --- cancel and consume ----------------------------------------------------
 
@@ -330,13 +237,19 @@ class Uploads:
         entry = self._entries.pop(ref)
         return entry, self._runs.pop(ref, None)
 
+    def _release(self, run: EntryRun | AsyncEntryRun) -> None:
+        """Drop the entry of ``run`` (cancelled from its own block)."""
+        self._drop(run.ref)
+
     def cancel(self, ref: str) -> UploadEntry:
         """Cancel entry ``ref`` and drop it; return it, with ``cancelled=True``.
 
-        An open writer is closed with ``Cancel()`` (at once for a sync upload;
-        an async upload's block is cancelled and its writer closed when the
-        block exits, at its next checkpoint). A completed entry's temp file is
-        removed. ``too_many_files`` is recomputed.
+        An open writer is closed with ``Cancel()``: at once for a sync upload
+        (or, from inside a writer callback, as soon as it has answered); an
+        async upload's block is cancelled and its writer closed when the block
+        exits. What a completed entry holds is released (the writer's
+        ``discard`` hook: a temp file is removed). ``too_many_files`` is
+        recomputed.
 
         Raises:
             UnknownEntry: there is no entry ``ref``.
@@ -347,9 +260,9 @@ class Uploads:
         _, run = self._drop(ref)
         if run is not None:
             try:
-                run._cancel_soon()
+                run.cancel_soon()
             finally:
-                _discard(run)
+                discard_result(run)
         return attrs.evolve(entry, cancelled=True)
 
     @overload
@@ -420,238 +333,7 @@ class Uploads:
                 self._drop(entry.ref)
                 self._consumed += 1
             if not keep:
-                _discard(run)
+                discard_result(run)
 
     def __repr__(self) -> str:
         return f"<Uploads {self._config.name!r} entries={len(self._entries)}>"
-
-
-class _EntryRunBase(Generic[D]):
-    """What both entry uploads share: the session, the entry's ref and its driver."""
-
-    __slots__ = ("_driver", "_recorded", "_uploads", "ref", "writer")
-
-    _block = "with"  # how the driver's block is entered, for messages
-
-    def __init__(self, uploads: Uploads, ref: str) -> None:
-        self._uploads = uploads
-        self.ref: str = ref
-        self._driver: D | None = None
-        #: The writer the factory gave (``None`` until the upload is entered).
-        self.writer: object = None
-        #: The failure of the closed upload was recorded on the entry.
-        self._recorded = False
-
-    @property
-    def driver(self) -> D:
-        """The driver running the upload.
-
-        Raises:
-            EntryRefused: the upload has not been entered yet.
-        """
-        if self._driver is None:
-            raise EntryRefused(self.ref, f"enter the upload's {self._block} block first")
-        return self._driver
-
-    @property
-    def entry(self) -> UploadEntry:
-        """The entry's current value.
-
-        Raises:
-            UnknownEntry: it was cancelled or consumed.
-        """
-        return self._uploads.entry(self.ref)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.ref!r} {self._driver!r}>"
-
-
-class EntryRun(_EntryRunBase[Uploader[Any, Any]]):
-    """Run one entry's upload through :class:`~uploadwriter.Uploader` (a context manager).
-
-    Entering checks that the entry may be uploaded, calls the writer factory
-    once, and calls the writer's ``init`` (the expected size is the entry's
-    declared size, the limit ``max_file_size``). :meth:`send` forwards events
-    to the driver; after each, the entry's progress, ``done`` and errors are
-    updated and the ``progress`` callback runs if they changed. A failure is
-    recorded on the entry before the driver's error propagates.
-
-    Raises (on entering):
-        UnknownEntry: there is no such entry.
-        EntryRefused: the entry has errors, was already started, or the upload
-            has ``too_many_files``.
-        InitError: the writer's ``init`` failed (recorded as ``writer_failure``).
-        TypeError: the factory did not return ``(writer, opts)``, or the
-            writer is not a synchronous writer.
-    """
-
-    __slots__ = ()
-
-    def __enter__(self) -> EntryRun:
-        if self._driver is not None:
-            raise EntryRefused(self.ref, "this upload was entered before; each runs once")
-        uploads = self._uploads
-        entry, writer, opts = uploads._begin(self.ref)
-        self.writer = writer
-        driver: Uploader[Any, Any] = Uploader(
-            cast("UploadWriter[Any, Any]", writer),
-            opts,
-            expected_size=entry.client_size,
-            max_size=uploads.config.max_file_size,
-        )
-        self._driver = driver
-        uploads._start(self)
-        try:
-            driver.__enter__()
-        finally:
-            uploads._settle(self, None)
-        return self
-
-    def send(self, event: Event) -> None:
-        """Send ``Chunk(data)``, ``Done()``, or ``Cancel()`` (as :meth:`Uploads.cancel`).
-
-        Raises:
-            EntryRefused: the upload has not been entered.
-            FileTooLarge, WriterFailure, IncompleteUpload: the upload failed;
-                the failure is on the entry too.
-            UploadClosed: a chunk was sent after the upload closed.
-            InvalidEvent: ``event`` is not an event.
-        """
-        driver = self.driver
-        if isinstance(event, Cancel) and self._uploads._runs.get(self.ref) is self:
-            self._uploads.cancel(self.ref)
-            return
-        try:
-            driver.send(event)
-        finally:
-            self._uploads._settle(self, None)
-
-    def _cancel_soon(self) -> None:
-        """Close the writer with ``Cancel()`` now if it is open (used by :meth:`Uploads.cancel`)."""
-        driver = self.driver
-        if driver.phase is OPEN:
-            driver.send(_CANCEL)
-        # Otherwise it is closed already, or a writer call is running (we are
-        # inside it): leaving the with block cancels it (L10).
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            self.driver.__exit__(exc_type, exc, tb)
-        finally:
-            self._uploads._settle(self, exc)
-
-
-class AsyncEntryRun(_EntryRunBase[AsyncUploader[Any, Any]]):
-    """Run one entry's upload through :class:`~uploadwriter.AsyncUploader` (``async with``).
-
-    As :class:`EntryRun`, under asyncio or trio. A synchronous writer from
-    the factory runs in worker threads (:class:`~uploadwriter.ThreadedWriter`);
-    the chunk timeout is the config's ``chunk_timeout``, and a timeout is
-    recorded on the entry as ``chunk_timeout`` before ``ChunkTimeout``
-    propagates. :meth:`Uploads.cancel` cancels the block's body (which then
-    ends quietly, as under ``move_on_after``) and the writer is closed with
-    ``Cancel()`` as the block exits.
-    """
-
-    __slots__ = ("_cancel_requested", "_scope")
-
-    _block = "async with"
-
-    def __init__(self, uploads: Uploads, ref: str) -> None:
-        super().__init__(uploads, ref)
-        self._scope: anyio.CancelScope | None = None
-        self._cancel_requested = False
-
-    async def __aenter__(self) -> AsyncEntryRun:
-        if self._driver is not None:
-            raise EntryRefused(self.ref, "this upload was entered before; each runs once")
-        uploads = self._uploads
-        config = uploads.config
-        entry, writer, opts = uploads._begin(self.ref)
-        self.writer = writer
-        if is_async_writer(writer):
-            async_writer = cast("AsyncUploadWriter[Any, Any]", writer)
-        else:
-            async_writer = ThreadedWriter(cast("UploadWriter[Any, Any]", writer))
-        driver: AsyncUploader[Any, Any] = AsyncUploader(
-            async_writer,
-            opts,
-            expected_size=entry.client_size,
-            max_size=config.max_file_size,
-            chunk_timeout=config.chunk_timeout,
-        )
-        self._driver = driver
-        uploads._start(self)
-        try:
-            await driver.__aenter__()
-        finally:
-            uploads._settle(self, None)
-        # Our own scope inside the driver's: cancelling it ends the body
-        # without touching the driver's chunk-timeout deadline.
-        scope = self._scope = anyio.CancelScope()
-        scope.__enter__()
-        if self._cancel_requested:
-            scope.cancel()
-        return self
-
-    async def send(self, event: Event) -> None:
-        """Send ``Chunk(data)``, ``Done()``, or ``Cancel()`` (drop the entry, close the writer now).
-
-        Raises:
-            EntryRefused: the upload has not been entered.
-            FileTooLarge, WriterFailure, IncompleteUpload, ChunkTimeout: the
-                upload failed; the failure is on the entry too.
-            UploadClosed: a chunk was sent after the upload closed.
-            InvalidEvent: ``event`` is not an event.
-        """
-        driver = self.driver
-        uploads = self._uploads
-        if isinstance(event, Cancel) and uploads._runs.get(self.ref) is self:
-            # Cancelled from the body itself: close the writer now, let the body go on.
-            uploads._drop(self.ref)
-            try:
-                await driver.send(event)
-            finally:
-                _discard(self)
-            return
-        if self._cancel_requested:
-            if driver.phase is OPEN:
-                await driver.send(_CANCEL)
-            await anyio.lowlevel.checkpoint()  # our scope is cancelled: this ends the body
-        try:
-            await driver.send(event)
-        finally:
-            uploads._settle(self, None)
-
-    def _cancel_soon(self) -> None:
-        """Cancel the block's body; the writer is closed with ``Cancel()`` as it exits."""
-        self._cancel_requested = True
-        if self._scope is not None:
-            self._scope.cancel()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool:
-        swallowed = False
-        scope = self._scope
-        assert scope is not None  # set by __aenter__, the only way in
-        self._scope = None
-        if scope.__exit__(exc_type, exc, tb):
-            swallowed = True  # our own cancel (Uploads.cancel): the body ends quietly
-            exc_type, exc, tb = None, None, None
-        driver = self.driver
-        try:
-            suppressed = await driver.__aexit__(exc_type, exc, tb)
-        finally:
-            self._uploads._settle(self, exc)
-            if self._cancel_requested:
-                _discard(self)
-        return swallowed or suppressed

@@ -1,0 +1,151 @@
+"""Adapters that let a synchronous writer run under :class:`~uploadwriter.AsyncUploader`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Generic, TypeVar, cast
+
+import anyio
+import anyio.to_thread
+import attrs
+
+from ._events import CloseReason
+from ._protocols import ResumableWriter, UploadWriter, check_writer_shape, discard
+from ._results import Err, Ok
+
+__all__ = ("InlineWriter", "ThreadedWriter")
+
+O = TypeVar("O")  # noqa: E741 - the writer's opts type, as in the protocol
+S = TypeVar("S")
+T = TypeVar("T")
+
+
+def _resumable(writer: object) -> bool:
+    return all(callable(getattr(writer, name, None)) for name in ("suspend", "resume"))
+
+
+def _resumable_writer(writer: UploadWriter[O, S]) -> ResumableWriter[O, S, object]:
+    # Only called for a resumable upload, whose wrapped writer was checked.
+    return cast("ResumableWriter[O, S, object]", writer)
+
+
+@attrs.frozen
+class _Raised:
+    """An exception raised by a synchronous callback in a worker thread, carried back as a value."""
+
+    exc: BaseException
+
+
+def _capture(fn: Callable[..., T], *args: object) -> T | _Raised:
+    # Every exception, GeneratorExit and KeyboardInterrupt included, crosses
+    # the thread boundary as a value: the event loop's machinery never sees
+    # it raised in its own frames; it is raised again in the awaiting task.
+    try:
+        return fn(*args)
+    except BaseException as exc:  # noqa: BLE001 - re-raised by _in_thread
+        return _Raised(exc)
+
+
+async def _in_thread(fn: Callable[..., T], *args: object) -> T:
+    result = await anyio.to_thread.run_sync(_capture, fn, *args)
+    if isinstance(result, _Raised):
+        raise result.exc
+    return result
+
+
+class ThreadedWriter(Generic[O, S]):
+    """Use a synchronous writer with :class:`AsyncUploader`: each callback runs in a worker thread.
+
+    For writers that block (files, network). A callback already running in its
+    thread is not abandoned on cancellation: it finishes, and its answer counts.
+    """
+
+    __slots__ = ("writer",)
+
+    writer: UploadWriter[O, S]  #: the wrapped synchronous writer
+
+    def __init__(self, writer: UploadWriter[O, S]) -> None:
+        check_writer_shape(writer, asynchronous=False, needed_by="ThreadedWriter")
+        self.writer = writer
+
+    async def init(self, opts: O) -> Ok[S] | Err[None]:
+        """Run the wrapped ``init`` in a worker thread."""
+        return await _in_thread(self.writer.init, opts)
+
+    def meta(self, state: S) -> Mapping[str, object]:
+        """Call the wrapped ``meta`` directly."""
+        return self.writer.meta(state)
+
+    async def write_chunk(self, data: bytes, state: S) -> Ok[S] | Err[S]:
+        """Run the wrapped ``write_chunk`` in a worker thread."""
+        return await _in_thread(self.writer.write_chunk, data, state)
+
+    async def close(self, state: S, reason: CloseReason) -> Ok[S] | Err[S]:
+        """Run the wrapped ``close`` in a worker thread."""
+        return await _in_thread(self.writer.close, state, reason)
+
+    @property
+    def resumable(self) -> bool:
+        """Whether the wrapped writer has ``suspend`` and ``resume`` (L16-L18)."""
+        return _resumable(self.writer)
+
+    async def suspend(self, state: S) -> Ok[object] | Err[S]:
+        """Run the wrapped ``suspend`` in a worker thread."""
+        return await _in_thread(_resumable_writer(self.writer).suspend, state)
+
+    async def resume(self, saved: object) -> Ok[S] | Err[None]:
+        """Run the wrapped ``resume`` in a worker thread."""
+        return await _in_thread(_resumable_writer(self.writer).resume, saved)
+
+    def discard(self, state: S) -> None:
+        """Call the wrapped writer's ``discard`` hook, if it has one."""
+        discard(self.writer, state)
+
+
+class InlineWriter(Generic[O, S]):
+    """Use a synchronous writer with :class:`AsyncUploader`, calling it directly on the event loop.
+
+    Only for writers whose callbacks never block (memory, hashing): a blocking
+    callback stalls every task on the loop. Use :class:`ThreadedWriter` otherwise.
+    """
+
+    __slots__ = ("writer",)
+
+    writer: UploadWriter[O, S]  #: the wrapped synchronous writer
+
+    def __init__(self, writer: UploadWriter[O, S]) -> None:
+        check_writer_shape(writer, asynchronous=False, needed_by="InlineWriter")
+        self.writer = writer
+
+    async def init(self, opts: O) -> Ok[S] | Err[None]:
+        """Call the wrapped ``init``."""
+        return self.writer.init(opts)
+
+    def meta(self, state: S) -> Mapping[str, object]:
+        """Call the wrapped ``meta``."""
+        return self.writer.meta(state)
+
+    async def write_chunk(self, data: bytes, state: S) -> Ok[S] | Err[S]:
+        """Call the wrapped ``write_chunk``."""
+        return self.writer.write_chunk(data, state)
+
+    async def close(self, state: S, reason: CloseReason) -> Ok[S] | Err[S]:
+        """Call the wrapped ``close``."""
+        return self.writer.close(state, reason)
+
+    @property
+    def resumable(self) -> bool:
+        """Whether the wrapped writer has ``suspend`` and ``resume`` (L16-L18)."""
+        return _resumable(self.writer)
+
+    async def suspend(self, state: S) -> Ok[object] | Err[S]:
+        """Call the wrapped ``suspend``."""
+        return _resumable_writer(self.writer).suspend(state)
+
+    async def resume(self, saved: object) -> Ok[S] | Err[None]:
+        """Call the wrapped ``resume``."""
+        return _resumable_writer(self.writer).resume(saved)
+
+    def discard(self, state: S) -> None:
+        """Call the wrapped writer's ``discard`` hook, if it has one."""
+        discard(self.writer, state)

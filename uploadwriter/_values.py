@@ -1,0 +1,356 @@
+"""The reducer's values: phases, kinds of events, and the immutable ``Upload`` and ``Step``.
+
+:mod:`uploadwriter.reducer` computes them; this module only defines them.
+``Upload`` and ``Step`` are plain classes with slots and read-only
+properties: one reduction builds one of each per event, and the reducer (the
+only code that builds them) reads their slots directly.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any, Final, Generic, TypeVar
+
+import attrs
+
+from ._errors import safe_repr
+from ._events import Cancel, Chunk, CloseReason, Done, Leave, Suspend, TimedOut
+from ._results import Err, Ok
+
+__all__ = (
+    "CANCEL",
+    "CHUNK",
+    "CLOSED",
+    "CLOSING",
+    "DONE",
+    "ERR",
+    "LEAVE",
+    "MALFORMED",
+    "OK",
+    "OPEN",
+    "PENDING",
+    "RAISED",
+    "RESUMING",
+    "STARTING",
+    "SUSPEND",
+    "SUSPENDED",
+    "SUSPENDING",
+    "TIMED_OUT",
+    "WRITING",
+    "Ending",
+    "Kind",
+    "Limits",
+    "Phase",
+    "SavedUpload",
+    "Step",
+    "Upload",
+    "kind_of",
+)
+
+S = TypeVar("S")
+
+
+class Phase(enum.IntEnum):
+    """Where an upload is in its lifecycle."""
+
+    STARTING = 0  #: ``init`` was called; its answer is awaited
+    OPEN = 1  #: waiting for the caller's next event
+    WRITING = 2  #: ``write_chunk`` was called; its answer is awaited
+    CLOSING = 3  #: ``close`` was called; its answer is awaited
+    CLOSED = 4  #: final: closed, or never started
+    RESUMING = 5  #: a resumable writer's ``resume`` was called; its answer is awaited
+    SUSPENDING = 6  #: a resumable writer's ``suspend`` was called; its answer is awaited
+    SUSPENDED = 7  #: final here: saved, to be resumed by any process sharing the storage
+
+    @property
+    def label(self) -> str:
+        """The phase's name in lower case, as messages print it (``"open"``)."""
+        return self.name.lower()
+
+
+STARTING, OPEN, WRITING, CLOSING, CLOSED, RESUMING, SUSPENDING, SUSPENDED = Phase
+#: The phases in which a writer call is pending (some task is performing it).
+PENDING: Final = frozenset({STARTING, WRITING, CLOSING, RESUMING, SUSPENDING})
+
+
+class Kind(enum.IntEnum):
+    """What kind of event :func:`reduce` is given (see :func:`kind_of`)."""
+
+    CHUNK = 0  #: ``Chunk(data)``
+    DONE = 1  #: ``Done()``
+    CANCEL = 2  #: ``Cancel()``
+    TIMED_OUT = 3  #: ``TimedOut(seconds)``, from a driver
+    OK = 4  #: the pending call answered ``Ok(state)``
+    ERR = 5  #: the pending call answered ``Err(reason, state)``
+    RAISED = 6  #: the pending call raised this exception
+    MALFORMED = 7  #: anything else: a broken answer, or not an event at all
+    SUSPEND = 8  #: ``Suspend()``
+    LEAVE = 9  #: ``Leave()``, from a driver: its block was left
+
+
+CHUNK, DONE, CANCEL, TIMED_OUT, OK, ERR, RAISED, MALFORMED, SUSPEND, LEAVE = Kind
+
+_EXACT: Final[tuple[tuple[type, Kind], ...]] = (
+    (Done, DONE),
+    (Cancel, CANCEL),
+    (Err, ERR),
+    (TimedOut, TIMED_OUT),
+    (Leave, LEAVE),
+    (Suspend, SUSPEND),
+)
+_BASES: Final[tuple[tuple[type, Kind], ...]] = ((Chunk, CHUNK), (Ok, OK), *_EXACT)
+
+
+def kind_of(event: object) -> Kind:  # noqa: PLR0911 - one exit per kind
+    """Return the :class:`Kind` of ``event``; subclasses count as their base. Never raises.
+
+    The class is compared by identity, never hashed, so an event of any class
+    (even one whose metaclass cannot hash) is classified.
+    """
+    cls = type(event)
+    if cls is Chunk:
+        return CHUNK
+    if cls is Ok:
+        return OK
+    for exact, kind in _EXACT:
+        if cls is exact:
+            return kind
+    try:
+        if isinstance(event, BaseException):
+            return RAISED
+        for base, kind in _BASES:
+            if isinstance(event, base):
+                return kind
+    except Exception:  # noqa: BLE001 - an object whose __class__ lookup fails is no event
+        return MALFORMED
+    return MALFORMED
+
+
+@attrs.frozen
+class Limits:
+    """What is fixed when an upload starts: its sizes, and whether it is resumable.
+
+    ``limit`` is the smaller of the two known sizes. A ``resumable`` upload is
+    suspended, not cancelled, when its block is left or its chunk timeout
+    passes (L16).
+    """
+
+    expected_size: int | None
+    max_size: int | None
+    limit: int | None
+    resumable: bool = False
+
+
+@attrs.frozen
+class Ending:
+    """How an upload is ending, once a close (or a suspension) is decided or a cancel asked for.
+
+    ``requested``: the ``Cancel()``, ``TimedOut`` or ``Leave()`` that arrived
+    while a writer call was pending (acted on once it answers).
+    ``close_reason``: what ``close`` was (or is being) called with.
+    ``failure``: why the upload failed or was refused; the caller is told it
+    when the pending ``close`` (or ``suspend``) answers. ``later_failure``: a
+    ``close``'s or ``suspend``'s own failure when another failure came first
+    (the driver attaches it to that one as a note, so it is never lost).
+    """
+
+    requested: Cancel | TimedOut | Leave | None = None
+    close_reason: CloseReason | None = None
+    failure: BaseException | None = None
+    later_failure: object = None
+
+
+class Upload(Generic[S]):
+    """One upload's whole lifecycle state. Immutable: :func:`reduce` returns a new one.
+
+    ``phase``, ``state`` (the writer's), ``size`` (bytes accepted so far),
+    ``limits``, ``inflight`` (the size of the chunk being written, in phase
+    ``WRITING``), and ``ending`` (``None`` until a close is decided or a cancel
+    asked for). ``close_reason``, ``failure`` and ``requested`` read ``ending``.
+    """
+
+    # A plain class with slots and read-only properties rather than an attrs
+    # class: one reduction builds one of these per event, and the reducer reads
+    # the slots directly (this module is the only writer of them).
+    __slots__ = ("_ending", "_inflight", "_limits", "_phase", "_size", "_state")
+    __match_args__ = ("phase", "state", "size", "limits", "inflight", "ending")
+
+    def __init__(  # noqa: PLR0917 - the fields, in __match_args__ order
+        self,
+        phase: Phase,
+        state: S,
+        size: int,
+        limits: Limits,
+        inflight: int = 0,
+        ending: Ending | None = None,
+    ) -> None:
+        self._phase: Final = phase
+        self._state: Final = state
+        self._size: Final = size
+        self._limits: Final = limits
+        self._inflight: Final = inflight
+        self._ending: Final = ending
+
+    @property
+    def phase(self) -> Phase:
+        """Where the upload is in its lifecycle."""
+        return self._phase
+
+    @property
+    def state(self) -> S:
+        """The writer's state (``None`` until ``init`` answered ``Ok``)."""
+        return self._state
+
+    @property
+    def size(self) -> int:
+        """Bytes accepted by ``write_chunk`` so far."""
+        return self._size
+
+    @property
+    def limits(self) -> Limits:
+        """The sizes fixed when the upload started."""
+        return self._limits
+
+    @property
+    def inflight(self) -> int:
+        """The size of the chunk being written (phase ``WRITING``), else 0."""
+        return self._inflight
+
+    @property
+    def ending(self) -> Ending | None:
+        """How the upload is ending; ``None`` while nothing ends it."""
+        return self._ending
+
+    @property
+    def close_reason(self) -> CloseReason | None:
+        """What ``close`` was (or is being) called with; ``None`` before."""
+        ending = self._ending
+        return None if ending is None else ending.close_reason
+
+    @property
+    def failure(self) -> BaseException | None:
+        """Why the upload failed or was refused; ``None`` if it has not."""
+        ending = self._ending
+        return None if ending is None else ending.failure
+
+    @property
+    def requested(self) -> Cancel | TimedOut | Leave | None:
+        """A cancel or timeout that arrived while a writer call was pending."""
+        ending = self._ending
+        return None if ending is None else ending.requested
+
+    def evolve(self, **changes: Any) -> Upload[S]:
+        """Return a copy with the fields named in ``changes`` replaced."""
+        fields = {name: getattr(self, name) for name in self.__match_args__}
+        fields.update(changes)
+        return Upload(**fields)
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self._phase, self._state, self._size, self._limits, self._inflight, self._ending)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Upload:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return (
+            f"Upload(phase={self._phase.label}, state={safe_repr(self._state)}, "
+            f"size={self._size}, limits={self._limits!r}, inflight={self._inflight}, "
+            f"ending={self._ending!r})"
+        )
+
+
+class Step(Generic[S]):
+    """What :func:`reduce` decided: the next ``upload``, the writer ``call`` to make, the ``error``
+    to give the caller. Immutable, like :class:`Upload`."""
+
+    __slots__ = ("_call", "_error", "_upload")
+    __match_args__ = ("upload", "call", "error")
+
+    def __init__(
+        self,
+        upload: Upload[S],
+        call: Chunk | CloseReason | Suspend | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        self._upload: Final = upload
+        self._call: Final = call
+        self._error: Final = error
+
+    @property
+    def upload(self) -> Upload[S]:
+        """The upload after the event."""
+        return self._upload
+
+    @property
+    def call(self) -> Chunk | CloseReason | Suspend | None:
+        """The writer call to make next with ``upload.state``, or ``None``."""
+        return self._call
+
+    @property
+    def error(self) -> BaseException | None:
+        """The error to give the caller (once ``call`` is ``None``), or ``None``."""
+        return self._error
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Step:
+            return NotImplemented
+        return (self._upload, self._call, self._error) == (other._upload, other._call, other._error)
+
+    def __hash__(self) -> int:
+        return hash((self._upload, self._call, self._error))
+
+    def __repr__(self) -> str:
+        return f"Step(upload={self._upload!r}, call={self._call!r}, error={self._error!r})"
+
+
+@attrs.frozen
+class SavedUpload:
+    """A suspended upload as storage keeps it: all any process needs to resume it (L17).
+
+    ``writer`` is what the writer's ``suspend`` answered: for the stores
+    shipped, plain JSON data (see ``as_dict()``).
+    """
+
+    size: int
+    expected_size: int | None
+    max_size: int | None
+    writer: object
+
+    def as_dict(self) -> dict[str, object]:
+        """The saved upload as plain data (JSON-able when the writer's part is)."""
+        return {
+            "size": self.size,
+            "expected_size": self.expected_size,
+            "max_size": self.max_size,
+            "writer": self.writer,
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> SavedUpload:
+        """Read back what ``as_dict()`` gave.
+
+        Raises:
+            ValueError: ``data`` is not a saved upload (a field missing or of the wrong type).
+        """
+        if not isinstance(data, Mapping) or "writer" not in data:
+            raise ValueError(f"not a saved upload (no writer part): {safe_repr(data)}")
+        size = _saved_size(data, "size")
+        if size is None:
+            raise ValueError("not a saved upload: its size is missing")
+        expected = _saved_size(data, "expected_size")
+        return cls(size, expected, _saved_size(data, "max_size"), data["writer"])
+
+
+def _saved_size(data: Mapping[str, object], name: str) -> int | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ValueError(f"not a saved upload: {name} is {safe_repr(value)}")
