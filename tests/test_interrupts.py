@@ -97,6 +97,22 @@ def test_ctrl_c_in_init_is_raised_after_it_and_the_writer_is_cancelled() -> None
     assert up.reason == Cancel()
 
 
+def test_ctrl_c_in_init_then_in_the_close_that_follows_are_both_raised() -> None:
+    writer = SignallingWriter("init", "close")
+    up = Uploader(writer, None)
+    with pytest.raises(KeyboardInterrupt) as info, up:
+        pytest.fail("the block does not run: __enter__ raised")  # pragma: no cover
+    # The second interrupt came while leaving; it is raised, with the first as context.
+    assert isinstance(info.value.__context__, KeyboardInterrupt)
+    assert writer.calls == [
+        "init",
+        "init went on",
+        "close",
+        "close went on",
+        "closed with Cancel()",
+    ]
+
+
 def test_ctrl_c_in_close_waits_for_close_to_finish() -> None:
     writer = SignallingWriter("close")
     with Uploader(writer, None) as up:
