@@ -29,6 +29,7 @@ from uploadwriter import (
     Chunk,
     Done,
     Err,
+    InitError,
     Ok,
     Uploader,
     WriterFailure,
@@ -43,14 +44,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
-def handler_in_place() -> Iterator[None]:
-    """The deferring handler is installed (as the first upload in the main thread does)."""
-    with Uploader(SignallingWriter(), None):
-        pass
-    assert signal.getsignal(signal.SIGINT) is _interrupts._on_sigint
+def nothing_left_behind() -> Iterator[None]:
+    """After each test: nothing deferred, no upload counted open, the handler put back."""
+    before = signal.getsignal(signal.SIGINT)
     yield
-    # Nothing may stay deferred past a test (it would surface in a later one).
+    # A deferred interrupt would surface in a later test.
     assert _interrupts.deferred == []
+    assert _interrupts._open == set()
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 class SignallingWriter:
@@ -156,14 +157,14 @@ def test_an_application_handler_that_does_not_raise_runs_once_when_the_method_en
         seen.append("app handler" if frame is None else f"app handler in {frame.f_code.co_name}")
 
     writer = SignallingWriter("close")
-    previous = _interrupts._previous
-    _interrupts._previous = note
+    previous = signal.signal(signal.SIGINT, note)
     try:
         with Uploader(writer, None) as up:
             up.send(Done())
             seen.append("after send")
+        assert signal.getsignal(signal.SIGINT) is note  # put back
     finally:
-        _interrupts._previous = previous
+        signal.signal(signal.SIGINT, previous)
     assert seen == ["app handler in send", "after send"]
     assert writer.calls[-1] == "closed with Done()"
 
@@ -325,6 +326,56 @@ def test_deliver_does_nothing_outside_the_main_thread() -> None:
 # --- installing the handler ------------------------------------------------------------------
 
 
+class RefusingWriter(SignallingWriter):
+    def init(self, opts: object) -> Err[None]:  # type: ignore[override]
+        return Err("no", None)
+
+
+def test_the_handler_is_in_place_only_while_an_upload_is_open() -> None:
+    before = signal.getsignal(signal.SIGINT)
+    with Uploader(SignallingWriter(), None) as outer:
+        assert signal.getsignal(signal.SIGINT) is _interrupts._on_sigint
+        with Uploader(SignallingWriter(), None) as inner:
+            inner.send(Done())
+        assert signal.getsignal(signal.SIGINT) is _interrupts._on_sigint  # outer still open
+        outer.send(Done())
+    assert signal.getsignal(signal.SIGINT) is before
+    with pytest.raises(InitError), Uploader(RefusingWriter(), None):
+        pass  # pragma: no cover
+    assert signal.getsignal(signal.SIGINT) is before  # a refused init leaves nothing either
+    assert not _interrupts.installed
+
+
+def test_a_handler_the_application_installs_during_an_upload_is_kept() -> None:
+    before = signal.getsignal(signal.SIGINT)
+
+    def mine(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt  # pragma: no cover - never signalled
+
+    try:
+        with Uploader(SignallingWriter(), None):
+            signal.signal(signal.SIGINT, mine)
+        assert signal.getsignal(signal.SIGINT) is mine
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def test_asyncio_still_sets_up_its_own_ctrl_c_after_a_sync_upload() -> None:
+    out = _python(
+        PRELUDE
+        + """
+import asyncio
+with Uploader(SignallingWriter(), None) as up:
+    up.send(Done())
+async def main():
+    # asyncio.run installs its own handler (cancel the main task) only if it finds Python's.
+    return signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+print(signal.getsignal(signal.SIGINT) is signal.default_int_handler, asyncio.run(main()))
+"""
+    )
+    assert out == "True True"
+
+
 def _python(code: str) -> str:
     return subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT
@@ -365,10 +416,10 @@ with Uploader(SignallingWriter(), None) as up:
     print(signal.getsignal(signal.SIGINT) is _interrupts._on_sigint)
     signal.raise_signal(signal.SIGINT)  # not inside the driver: the app's handler, at once
     up.send(Done())
-print(calls)
+print(calls, signal.getsignal(signal.SIGINT) is app)
 """
     )
-    assert out.splitlines() == ["True", "True", "['<module>']"]
+    assert out.splitlines() == ["True", "True", "['<module>'] True"]
 
 
 # --- exhaustive and random -------------------------------------------------------------------

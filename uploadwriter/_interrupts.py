@@ -46,18 +46,23 @@ forwards the terminal's SIGINT to its child, say) is deferred with the first.
 Nothing runs per chunk: marks are set once, at import. A driver checks
 :data:`deferred` (an empty list, so one truth test) when a public method ends.
 
-The handler is installed lazily, by the first ``Uploader.__enter__`` in the
-main thread (:func:`install`), chained to the handler in place then; if that
-is not a Python callable (``SIG_IGN``, ``SIG_DFL``, or one installed from C),
-SIGINT is left alone. Signals reach only the main thread, so a driver running
-in another thread needs nothing. An application that installs its own SIGINT
-handler later keeps the protection if its handler calls the one it replaced.
+The handler is in place only while an upload is open in the main thread
+(:func:`enter`, :func:`leave`): the first to open puts it there, chained to
+the handler in place then, and the last to be left puts that one back. So
+``asyncio.run`` and ``trio.run``, which set up their own Ctrl-C handling only
+if they find Python's default handler, still find it between uploads. If the
+handler in place is not a Python callable (``SIG_IGN``, ``SIG_DFL``, or one
+installed from C), SIGINT is left alone. Signals reach only the main thread,
+so a driver running in another thread needs nothing. An application that
+installs its own SIGINT handler during an upload keeps the protection if its
+handler calls the one it replaced; it is not replaced back.
 """
 
 from __future__ import annotations
 
 import _thread
 import dis
+import importlib
 import signal
 import sys
 import threading
@@ -69,7 +74,24 @@ from typing import Any, TypeVar
 from ._protocols import UploadWriter
 from ._results import Err, Ok
 
-__all__ = ("ESCAPE_AFTER", "call_write_chunk", "deferred", "deliver", "install", "protect")
+
+def _c_signal_functions() -> tuple[Callable[[int], object], Callable[[int, Any], object]]:
+    """``getsignal`` and ``signal`` without the signal module's enum conversions.
+
+    Those cost microseconds for a function (a ValueError each time), and the
+    handler is put in place and taken out once per upload; the C functions
+    under them (``_signal``, CPython's) do not.
+    """
+    try:
+        c = importlib.import_module("_signal")
+    except ImportError:  # pragma: no cover - not CPython
+        return signal.getsignal, signal.signal
+    return c.getsignal, c.signal
+
+
+_getsignal, _setsignal = _c_signal_functions()
+
+__all__ = ("ESCAPE_AFTER", "call_write_chunk", "deferred", "deliver", "enter", "leave", "protect")
 
 S = TypeVar("S")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -84,8 +106,11 @@ ESCAPE_AFTER = 0.5
 #: handler, in the main thread, appends to it.
 deferred: list[float] = []
 
-#: Whether :func:`install` has put :func:`_on_sigint` in place.
+#: Whether :func:`_on_sigint` is in place (put there by :func:`enter`).
 installed = False
+
+#: ``id()`` of each uploader open in the main thread (entered, not yet left).
+_open: set[int] = set()
 
 _previous: SignalHandler = signal.default_int_handler
 
@@ -221,25 +246,45 @@ def deliver() -> None:
     _call_previous(len(deferred), signal.SIGINT, caller)
 
 
-def install() -> None:
-    """Put the deferring SIGINT handler in place, chained to the current one.
+def enter(uploader: object) -> None:
+    """Count ``uploader`` as open; in the main thread, the first puts the handler in place."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if not _open:
+        _install()
+    _open.add(id(uploader))
 
-    Does nothing outside the main thread (of the main interpreter), when it is
-    in place already, or when the current handler is not a Python callable
-    (``SIG_IGN``, ``SIG_DFL``, or a handler installed from C).
-    """
+
+def leave(uploader: object) -> None:
+    """Count ``uploader`` as left; when none is open, put the replaced handler back."""
+    _open.discard(id(uploader))
+    if _open or not installed or threading.current_thread() is not threading.main_thread():
+        return
+    if deferred:  # pragma: no cover - drivers deliver before they leave
+        return
+    _uninstall()
+
+
+def _install() -> None:
+    """Put the deferring handler in place, chained to the current one, if that is a
+    Python callable (not ``SIG_IGN``, ``SIG_DFL``, or a handler installed from C)."""
     global installed, _previous
-    if installed or threading.current_thread() is not threading.main_thread():
+    if installed:  # left while an interrupt was deferred: still in place
         return
-    current = signal.getsignal(signal.SIGINT)
-    if current is _on_sigint:  # pragma: no cover - a reloaded module, say
-        installed = True
-        return
-    if not callable(current):
+    current = _getsignal(signal.SIGINT)
+    if not callable(current) or current is _on_sigint:
         return
     try:
-        signal.signal(signal.SIGINT, _on_sigint)
+        _setsignal(signal.SIGINT, _on_sigint)
     except ValueError:  # pragma: no cover - a subinterpreter cannot set handlers
         return
     _previous = current
     installed = True
+
+
+def _uninstall() -> None:
+    """Put the replaced handler back, unless the application has put another one since."""
+    global installed
+    installed = False
+    if _getsignal(signal.SIGINT) is _on_sigint:
+        _setsignal(signal.SIGINT, _previous)

@@ -11,7 +11,7 @@ from ._errors import UploadBusy
 from ._events import Chunk, Event, Leave, Suspend, check_event
 from ._interrupts import call_write_chunk, deferred, protect
 from ._protocols import ResumableWriter, UploadWriter, check_writer_shape
-from .reducer import SavedUpload, resumed, start
+from .reducer import Phase, SavedUpload, resumed, start
 
 __all__ = ("Uploader",)
 
@@ -19,6 +19,7 @@ O = TypeVar("O")  # noqa: E741 - the writer's opts type, as in the protocol
 S = TypeVar("S")
 
 _LEAVE = Leave()
+_OVER = (Phase.CLOSED, Phase.SUSPENDED)
 
 
 class Uploader(DriverBase[S], Generic[O, S]):
@@ -100,27 +101,30 @@ class Uploader(DriverBase[S], Generic[O, S]):
         if self._entered:
             raise UploadBusy("an Uploader runs a single upload; create a new one for the next")
         self._entered = True
-        if not _interrupts.installed:
-            _interrupts.install()
+        _interrupts.enter(self)
         try:
             try:
-                if self._saved is None:
-                    answer: object = self._writer.init(self._opts)
-                else:
-                    answer = self._resumable().resume(self._saved.writer)
-            except BaseException as exc:  # noqa: BLE001 - fed to the reducer (L11), which re-raises
-                answer = exc
-            self._feed(answer)
-        finally:
-            if deferred:  # Ctrl-C came while init ran
                 try:
-                    _interrupts.deliver()
-                except BaseException as exc:
-                    # __exit__ is not called when __enter__ raises: leave here (L5, L10).
-                    self._leave(exc)
-                    if deferred:  # Ctrl-C again, while leaving
+                    if self._saved is None:
+                        answer: object = self._writer.init(self._opts)
+                    else:
+                        answer = self._resumable().resume(self._saved.writer)
+                except BaseException as exc:  # noqa: BLE001 - fed to the reducer (L11)
+                    answer = exc
+                self._feed(answer)
+            finally:
+                if deferred:  # Ctrl-C came while init ran
+                    try:
                         _interrupts.deliver()
-                    raise
+                    except BaseException as exc:
+                        # __exit__ is not called when __enter__ raises: leave here (L5, L10).
+                        self._leave(exc)
+                        if deferred:  # Ctrl-C again, while leaving
+                            _interrupts.deliver()
+                        raise
+        finally:
+            if self._upload.phase in _OVER:  # refused or left here: no __exit__ follows
+                _interrupts.leave(self)
         return self
 
     @protect
@@ -133,8 +137,11 @@ class Uploader(DriverBase[S], Generic[O, S]):
         try:
             self._leave(exc)
         finally:
-            if deferred:
-                _interrupts.deliver()
+            try:
+                if deferred:
+                    _interrupts.deliver()
+            finally:
+                _interrupts.leave(self)
 
     def _leave(self, exc: BaseException | None) -> None:
         # The reducer closes an open upload with Cancel() (L10), or suspends a
