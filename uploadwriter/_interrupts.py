@@ -172,9 +172,13 @@ _postponed_since: list[float] = []
 
 def _postpone(signum: int) -> bool:
     """On CPython 3.10, in an exception handler's entry, look again later (see above)."""
-    if not _HANDLER_ENTRY_RUNS_SIGNALS or sys.exc_info()[1] is None:
-        return False
-    now = time.monotonic()  # pragma: no cover - CPython 3.10 only from here
+    if _HANDLER_ENTRY_RUNS_SIGNALS and sys.exc_info()[1] is not None:
+        return _postpone_on_310(signum)  # pragma: no cover - CPython 3.10 only
+    return False
+
+
+def _postpone_on_310(signum: int) -> bool:  # pragma: no cover - CPython 3.10 only
+    now = time.monotonic()
     if not _postponed_since:
         _postponed_since.append(now)
     elif now - _postponed_since[0] >= POSTPONE_FOR:
@@ -209,7 +213,7 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
     marked = _innermost_marked(frame)
     if marked is None or not _marks[marked.f_code]:
         if _postpone(signum):
-            return
+            return  # pragma: no cover - CPython 3.10 only
         # Unprotected: now, with any deferred interrupt that no driver delivered.
         _postponed_since.clear()
         _call_previous(len(deferred) + 1, signum, frame)
@@ -269,7 +273,7 @@ def _install() -> None:
     """Put the deferring handler in place, chained to the current one, if that is a
     Python callable (not ``SIG_IGN``, ``SIG_DFL``, or a handler installed from C)."""
     global installed, _previous
-    if installed:  # left while an interrupt was deferred: still in place
+    if installed:  # pragma: no cover - left while an interrupt was deferred: still in place
         return
     current = _getsignal(signal.SIGINT)
     if not callable(current) or current is _on_sigint:
