@@ -85,10 +85,11 @@ def test_gathered_chunks_are_written_out_when_they_fill_the_buffer(tmp_path: Pat
     assert os.listdir(tmp_path) == []
 
 
-def test_the_writer_passes_the_kit(tmp_path: Path) -> None:
+def test_the_writer_passes_the_kit_at_its_own_sizes(tmp_path: Path) -> None:
     check_writer(
         TmpFileWriter(),
         TmpFileOpts(dir=tmp_path),
+        sizes=[DIRECT_SIZE, BUFFER_SIZE],
         leaks=lambda: (files_in(tmp_path), open_fds()),
         consume=lambda meta: os.unlink(str(meta["path"])),
         settings=hypothesis.settings(max_examples=40, deadline=None),
