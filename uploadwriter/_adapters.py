@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Generic, TypeVar
 
-import anyio
-import anyio.to_thread
-import attrs
-
 from ._events import CloseReason
+from ._handoff import run_in_worker
 from ._protocols import UploadWriter, check_writer_shape, discard
 from ._results import Err, Ok
 
@@ -17,38 +14,21 @@ __all__ = ("InlineWriter", "ThreadedWriter")
 
 O = TypeVar("O")  # noqa: E741 - the writer's opts type, as in the protocol
 S = TypeVar("S")
-T = TypeVar("T")
-
-
-@attrs.frozen
-class _Raised:
-    """An exception raised by a synchronous callback in a worker thread, carried back as a value."""
-
-    exc: BaseException
-
-
-def _capture(fn: Callable[..., T], *args: object) -> T | _Raised:
-    # Every exception, GeneratorExit and KeyboardInterrupt included, crosses
-    # the thread boundary as a value: the event loop's machinery never sees
-    # it raised in its own frames; it is raised again in the awaiting task.
-    try:
-        return fn(*args)
-    except BaseException as exc:  # noqa: BLE001 - re-raised by _in_thread
-        return _Raised(exc)
-
-
-async def _in_thread(fn: Callable[..., T], *args: object) -> T:
-    result = await anyio.to_thread.run_sync(_capture, fn, *args)
-    if isinstance(result, _Raised):
-        raise result.exc
-    return result
 
 
 class ThreadedWriter(Generic[O, S]):
     """Use a synchronous writer with :class:`AsyncUploader`: each callback runs in a worker thread.
 
-    For writers that block (files, network). A callback already running in its
-    thread is not abandoned on cancellation: it finishes, and its answer counts.
+    For writers that block (files, network). Each call is handed to a worker
+    thread of a small pool shared by every event loop of the process, and its
+    answer awaited: one thread round trip per call. Calls of one upload never
+    overlap (the driver awaits each), but may run on different threads.
+
+    A callback already running in its thread is not abandoned on cancellation:
+    the task waits for it, its answer counts, and the cancellation is
+    delivered at the task's next checkpoint. An exception the callback raises
+    (``GeneratorExit`` and ``KeyboardInterrupt`` too) is raised again in the
+    awaiting task, where the driver hands it to the reducer (L11).
     """
 
     __slots__ = ("writer",)
@@ -61,7 +41,7 @@ class ThreadedWriter(Generic[O, S]):
 
     async def init(self, opts: O) -> Ok[S] | Err[None]:
         """Run the wrapped ``init`` in a worker thread."""
-        return await _in_thread(self.writer.init, opts)
+        return await run_in_worker(self.writer.init, opts)
 
     def meta(self, state: S) -> Mapping[str, object]:
         """Call the wrapped ``meta`` directly."""
@@ -69,11 +49,11 @@ class ThreadedWriter(Generic[O, S]):
 
     async def write_chunk(self, data: bytes, state: S) -> Ok[S] | Err[S]:
         """Run the wrapped ``write_chunk`` in a worker thread."""
-        return await _in_thread(self.writer.write_chunk, data, state)
+        return await run_in_worker(self.writer.write_chunk, data, state)
 
     async def close(self, state: S, reason: CloseReason) -> Ok[S] | Err[S]:
         """Run the wrapped ``close`` in a worker thread."""
-        return await _in_thread(self.writer.close, state, reason)
+        return await run_in_worker(self.writer.close, state, reason)
 
     def discard(self, state: S) -> None:
         """Call the wrapped writer's ``discard`` hook, if it has one."""
