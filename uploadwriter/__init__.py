@@ -28,6 +28,8 @@ from ._events import Done as Done
 from ._events import Error as Error
 from ._events import Event as Event
 from ._events import TimedOut as TimedOut
+from ._pipelined import Pipeline as Pipeline
+from ._pipelined import PipelinedWriter as PipelinedWriter
 from ._protocols import AsyncUploadWriter as AsyncUploadWriter
 from ._protocols import DiscardingWriter as DiscardingWriter
 from ._protocols import UploadWriter as UploadWriter
@@ -73,6 +75,8 @@ __all__ = (
     "InvalidEvent",
     "InvalidLimit",
     "Ok",
+    "Pipeline",
+    "PipelinedWriter",
     "Postpone",
     "ThreadedWriter",
     "TimedOut",
