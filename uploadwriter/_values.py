@@ -1,17 +1,23 @@
 """The reducer's values: phases, kinds of events, and the immutable ``Upload`` and ``Step``.
 
 :mod:`uploadwriter.reducer` computes them; this module only defines them.
-``Upload`` and ``Step`` are plain classes with slots and read-only
-properties: one reduction builds one of each per event, and the reducer (the
-only code that builds them) reads their slots directly.
+``Upload``, ``Step``, ``Limits`` and ``Ending`` are plain classes with slots
+and read-only properties: one reduction builds an ``Upload`` and a ``Step`` per
+event, and the reducer (the only code that builds them) reads their slots
+directly.
+
+This module and :mod:`uploadwriter.reducer` are compiled with mypyc when the
+package is built as a wheel (the ``.py`` files are the fallback, see
+``docs/explanation/performance-core.md``): class attributes are ``Final``
+(``__match_args__`` included: a plain one would become an instance field),
+and no attrs class here (mypyc leaves those uncompiled, and fails at import on
+one with an ``object`` field).
 """
 
 from __future__ import annotations
 
 import enum
 from typing import Any, Final, Generic, TypeVar
-
-import attrs
 
 from ._errors import safe_repr
 from ._events import Cancel, Chunk, CloseReason, Done, TimedOut
@@ -59,7 +65,12 @@ class Phase(enum.IntEnum):
         return self.name.lower()
 
 
-STARTING, OPEN, WRITING, CLOSING, CLOSED = Phase
+# Each a Final name (not unpacked from the enum): compiled, a read is a static, not a lookup.
+STARTING: Final = Phase.STARTING
+OPEN: Final = Phase.OPEN
+WRITING: Final = Phase.WRITING
+CLOSING: Final = Phase.CLOSING
+CLOSED: Final = Phase.CLOSED
 #: The phases in which a writer call is pending (some task is performing it).
 PENDING: Final = frozenset({STARTING, WRITING, CLOSING})
 
@@ -77,7 +88,14 @@ class Kind(enum.IntEnum):
     MALFORMED = 7  #: anything else: a broken answer, or not an event at all
 
 
-CHUNK, DONE, CANCEL, TIMED_OUT, OK, ERR, RAISED, MALFORMED = Kind
+CHUNK: Final = Kind.CHUNK
+DONE: Final = Kind.DONE
+CANCEL: Final = Kind.CANCEL
+TIMED_OUT: Final = Kind.TIMED_OUT
+OK: Final = Kind.OK
+ERR: Final = Kind.ERR
+RAISED: Final = Kind.RAISED
+MALFORMED: Final = Kind.MALFORMED
 
 _EXACT: Final[tuple[tuple[type, Kind], ...]] = (
     (Done, DONE),
@@ -113,16 +131,53 @@ def kind_of(event: object) -> Kind:  # noqa: PLR0911 - one exit per kind
     return MALFORMED
 
 
-@attrs.frozen
 class Limits:
-    """Sizes fixed when an upload starts; ``limit`` is the smaller of the two known ones."""
+    """Sizes fixed when an upload starts; ``limit`` is the smaller of the two known ones.
 
-    expected_size: int | None
-    max_size: int | None
-    limit: int | None
+    Immutable, like :class:`Upload` (a plain class with slots and read-only properties).
+    """
+
+    __slots__ = ("_expected_size", "_limit", "_max_size")
+    __match_args__: Final = ("expected_size", "max_size", "limit")
+
+    def __init__(self, expected_size: int | None, max_size: int | None, limit: int | None) -> None:
+        self._expected_size: Final = expected_size
+        self._max_size: Final = max_size
+        self._limit: Final = limit
+
+    @property
+    def expected_size(self) -> int | None:
+        """The size the client announced, if it did."""
+        return self._expected_size
+
+    @property
+    def max_size(self) -> int | None:
+        """The most bytes the upload may have, if there is a maximum."""
+        return self._max_size
+
+    @property
+    def limit(self) -> int | None:
+        """The smaller of the two known sizes: a chunk that would pass it is refused (L2)."""
+        return self._limit
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self._expected_size, self._max_size, self._limit)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Limits:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return (
+            f"Limits(expected_size={self._expected_size!r}, max_size={self._max_size!r}, "
+            f"limit={self._limit!r})"
+        )
 
 
-@attrs.frozen
 class Ending:
     """How an upload is ending, once a close is decided or a cancel was asked for.
 
@@ -132,13 +187,60 @@ class Ending:
     ``failure``: why the upload failed or was refused; the caller is told it
     when ``close`` answers. ``close_failure``: the close's own failure, when
     another failure came first (the driver attaches it to that one as a note,
-    so it is never lost).
+    so it is never lost). Immutable, like :class:`Upload`.
     """
 
-    requested: Cancel | TimedOut | None = None
-    close_reason: CloseReason | None = None
-    failure: BaseException | None = None
-    close_failure: object = None
+    __slots__ = ("_close_failure", "_close_reason", "_failure", "_requested")
+    __match_args__: Final = ("requested", "close_reason", "failure", "close_failure")
+
+    def __init__(
+        self,
+        requested: Cancel | TimedOut | None = None,
+        close_reason: CloseReason | None = None,
+        failure: BaseException | None = None,
+        close_failure: object = None,
+    ) -> None:
+        self._requested: Final = requested
+        self._close_reason: Final = close_reason
+        self._failure: Final = failure
+        self._close_failure: Final = close_failure
+
+    @property
+    def requested(self) -> Cancel | TimedOut | None:
+        """A cancel or timeout that arrived while a writer call was pending."""
+        return self._requested
+
+    @property
+    def close_reason(self) -> CloseReason | None:
+        """What ``close`` was (or is being) called with."""
+        return self._close_reason
+
+    @property
+    def failure(self) -> BaseException | None:
+        """Why the upload failed or was refused."""
+        return self._failure
+
+    @property
+    def close_failure(self) -> object:
+        """The close's own failure, when another failure came first."""
+        return self._close_failure
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self._requested, self._close_reason, self._failure, self._close_failure)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Ending:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return (
+            f"Ending(requested={self._requested!r}, close_reason={self._close_reason!r}, "
+            f"failure={self._failure!r}, close_failure={safe_repr(self._close_failure)})"
+        )
 
 
 class Upload(Generic[S]):
@@ -154,7 +256,7 @@ class Upload(Generic[S]):
     # class: one reduction builds one of these per event, and the reducer reads
     # the slots directly (this module is the only writer of them).
     __slots__ = ("_ending", "_inflight", "_limits", "_phase", "_size", "_state")
-    __match_args__ = ("phase", "state", "size", "limits", "inflight", "ending")
+    __match_args__: Final = ("phase", "state", "size", "limits", "inflight", "ending")
 
     def __init__(  # noqa: PLR0917 - the fields, in __match_args__ order
         self,
@@ -250,7 +352,7 @@ class Step(Generic[S]):
     to give the caller. Immutable, like :class:`Upload`."""
 
     __slots__ = ("_call", "_error", "_upload")
-    __match_args__ = ("upload", "call", "error")
+    __match_args__: Final = ("upload", "call", "error")
 
     def __init__(
         self,

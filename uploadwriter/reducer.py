@@ -66,8 +66,8 @@ from ._errors import (
     safe_repr,
 )
 from ._events import Cancel, Chunk, CloseReason, Done, Error, TimedOut
-from ._options import size_option
 from ._results import Err, Ok
+from ._start import start
 from ._values import (
     CANCEL,
     CHUNK,
@@ -117,20 +117,6 @@ S = TypeVar("S")
 
 _DONE: Final = Done()
 _CANCEL: Final = Cancel()
-
-
-def start(*, expected_size: int | None = None, max_size: int | None = None) -> Upload[Any]:
-    """Return a new upload waiting for ``init``'s answer.
-
-    Raises:
-        TypeError: a size is not an int (or ``None``).
-        InvalidLimit: a size is negative.
-    """
-    expected = size_option("expected_size", expected_size)
-    maximum = size_option("max_size", max_size)
-    known = [n for n in (expected, maximum) if n is not None]
-    limit = min(known) if known else None
-    return Upload(STARTING, None, 0, Limits(expected, maximum, limit))
 
 
 def meta_error(upload: Upload[Any]) -> UploadError | None:
