@@ -6,6 +6,11 @@ returning ``Ok(state)`` / ``Err(reason, state)``; a pure reducer
 and :class:`AsyncUploader` perform the writer calls it asks for.
 """
 
+from . import _variant
+
+if _variant.requested_pure():  # UPLOADWRITER_PURE_PYTHON=1: never the compiled modules
+    _variant.force_pure_python(__path__[0])
+
 from ._adapters import InlineWriter as InlineWriter
 from ._adapters import ThreadedWriter as ThreadedWriter
 from ._async import AsyncUploader as AsyncUploader
