@@ -174,7 +174,7 @@ def test_a_size_out_of_range_is_invalid_limit_naming_the_option(option: str, val
 def test_bad_size_is_refused_by_the_async_driver_too(option: str) -> None:
     writer = AsyncRecordingWriter()
     with pytest.raises(InvalidLimit, match=option):
-        AsyncUploader(writer, None, **{option: -5})
+        AsyncUploader(writer, None, **{option: -5})  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=option):
         AsyncUploader(writer, None, **{option: "3"})  # type: ignore[arg-type]
     assert writer.calls == []

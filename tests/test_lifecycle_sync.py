@@ -625,7 +625,9 @@ def test_L13_timed_out_is_the_drivers_event_not_the_callers() -> None:
     writer = RecordingWriter()
     with Uploader(writer, None) as up:
         up.send(Chunk(b"ab"))
-        with pytest.raises(InvalidEvent, match="the driver feeds timeouts itself"):
+        with pytest.raises(
+            InvalidEvent, match="the driver feeds timeouts and leaving the block itself"
+        ):
             up.send(TimedOut(2.5))  # type: ignore[arg-type]  # a driver event, sent by hand
         up.send(Done())
     assert [c.reason for c in writer.closes()] == [Done()]

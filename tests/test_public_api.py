@@ -12,10 +12,17 @@ import pytest
 import uploadwriter
 import uploadwriter.reducer
 import uploadwriter.uploads
+import uploadwriter.web
 import uploadwriter.writers
 from uploadwriter import UploadError
 
-PUBLIC_MODULES = [uploadwriter, uploadwriter.writers, uploadwriter.reducer, uploadwriter.uploads]
+PUBLIC_MODULES = [
+    uploadwriter,
+    uploadwriter.writers,
+    uploadwriter.reducer,
+    uploadwriter.uploads,
+    uploadwriter.web,
+]
 
 
 def _public_names(module: types.ModuleType) -> set[str]:
@@ -38,7 +45,9 @@ def test_all_is_a_tuple_of_existing_names(module: types.ModuleType) -> None:
         assert hasattr(module, name), name
 
 
-@pytest.mark.parametrize("module", [uploadwriter, uploadwriter.writers], ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    "module", [uploadwriter, uploadwriter.writers, uploadwriter.web], ids=lambda m: m.__name__
+)
 def test_all_is_exactly_the_public_names(module: types.ModuleType) -> None:
     assert set(module.__all__) == _public_names(module)
 

@@ -1,4 +1,7 @@
-"""The README's "Testing your writer" section runs as printed."""
+"""The "Test your writer" page (the README's section, moved) shows what the kit does.
+
+Its python blocks run in order in ``tests/test_docs.py``, like every page's.
+"""
 
 from __future__ import annotations
 
@@ -10,24 +13,15 @@ import pytest
 
 from uploadwriter._cli import main
 
-README = Path(__file__).parent.parent / "README.md"
+PAGE = Path(__file__).parent.parent / "docs" / "howto" / "test-your-writer.md"
 
 
 def section() -> str:
-    text = README.read_text()
-    start = text.index("## Testing your writer")
-    return text[start : text.index("\n## ", start + 1)]
+    return PAGE.read_text(encoding="utf-8")
 
 
 def blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", section(), re.DOTALL)
-
-
-def test_the_python_examples_run_in_order() -> None:
-    namespace: dict[str, object] = {"__name__": "readme_example"}
-    for code in blocks("python"):
-        exec(compile(code, "README.md", "exec"), namespace)
-    assert "TestSha256Writer" in namespace
 
 
 def test_the_report_shown_is_the_report_given(capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import mimetypes
 import re
 from collections.abc import Iterator
@@ -125,7 +126,13 @@ BAD_OPTIONS: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"accept": []}, ValueError, r"accept=\[\] accepts nothing.*\"any\""),
     ({"accept": ()}, ValueError, r"accept=\[\] accepts nothing"),
     ({"accept": "all"}, ValueError, r"accept='all' is not allowed.*\"any\""),
-    ({"accept": ".jpg"}, ValueError, r"put a single filter in a list: accept=\['\.jpg'\]"),
+    ({"accept": ".jpg"}, ValueError, r"did you mean accept=\['\.jpg'\]\?"),
+    (
+        {"accept": "jpg"},
+        ValueError,
+        r"accept='jpg' is not allowed.*did you mean accept=\['\.jpg'\]\?",
+    ),
+    ({"accept": "*"}, ValueError, r"accept='\*' is not allowed.*give a list, e\.g\. accept=\["),
     ({"accept": None}, TypeError, r"accept must be a list or tuple, not NoneType"),
     ({"accept": {".jpg"}}, TypeError, r"accept must be a list or tuple, not set"),
     ({"accept": [".jpg", 3]}, TypeError, r"accept entries must be strings; got 3 \(int\)"),
@@ -133,6 +140,8 @@ BAD_OPTIONS: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"accept": ["."]}, ValueError, r"invalid accept filter '\.'"),
     ({"accept": ["./x"]}, ValueError, r"invalid accept filter '\./x'"),
     ({"accept": ["jpg"]}, ValueError, r"invalid accept filter 'jpg'.*\"type/subtype\""),
+    ({"accept": ["jpg"]}, ValueError, r"'jpg'.*\(did you mean '\.jpg'\?\)"),
+    ({"accept": ["notreal"]}, ValueError, r"'notreal'.*starting with \"\.\"\. accept must"),
     ({"accept": ["text/*"]}, ValueError, r"'text/\*'.*only wildcards are \"image/\*\""),
     ({"accept": ["*/*"]}, ValueError, r"'\*/\*'.*only wildcards"),
     ({"accept": ["image/png; q=1"]}, ValueError, r"without parameters"),
@@ -252,3 +261,24 @@ def test_public_surface() -> None:
         assert issubclass(error, uploadwriter.UploadError)
         assert error.__doc__
         assert len(error.__doc__.splitlines()) == 1
+
+
+# Filters as a hurried user types them in one string: bare extensions, any case.
+TYPED_FILTERS = ["jpg", "JPG", ".png", "pdf", "gz", "image/png", "Image/JPEG", "image/*", "mp4"]
+
+
+@given(
+    filters=st.lists(st.sampled_from(TYPED_FILTERS), min_size=1, max_size=4),
+    separator=st.sampled_from([",", ", ", " ", " ,  "]),
+)
+def test_a_string_accept_suggests_a_list_that_is_accepted(
+    filters: list[str], separator: str
+) -> None:
+    # accept="jpg" once suggested accept=['jpg'], itself refused: the hint must work as given.
+    with pytest.raises(ValueError, match=r"did you mean accept=(\[.*\])\?$") as info:
+        UploadConfig("a", accept=separator.join(filters))
+    match = re.search(r"did you mean accept=(\[.*\])\?$", str(info.value))
+    assert match is not None
+    suggestion = ast.literal_eval(match.group(1))
+    assert UploadConfig("a", accept=suggestion).accept == tuple(dict.fromkeys(suggestion))
+    assert len(suggestion) == len(filters)

@@ -20,6 +20,7 @@ from ._errors import IncompleteUpload as IncompleteUpload
 from ._errors import InitError as InitError
 from ._errors import InvalidEvent as InvalidEvent
 from ._errors import InvalidLimit as InvalidLimit
+from ._errors import ResumeError as ResumeError
 from ._errors import UploadBusy as UploadBusy
 from ._errors import UploadClosed as UploadClosed
 from ._errors import UploadError as UploadError
@@ -32,15 +33,20 @@ from ._events import CloseReason as CloseReason
 from ._events import Done as Done
 from ._events import Error as Error
 from ._events import Event as Event
+from ._events import Leave as Leave
+from ._events import Suspend as Suspend
 from ._events import TimedOut as TimedOut
 from ._pipelined import Pipeline as Pipeline
 from ._pipelined import PipelinedWriter as PipelinedWriter
+from ._protocols import AsyncResumableWriter as AsyncResumableWriter
 from ._protocols import AsyncUploadWriter as AsyncUploadWriter
 from ._protocols import DiscardingWriter as DiscardingWriter
+from ._protocols import ResumableWriter as ResumableWriter
 from ._protocols import UploadWriter as UploadWriter
 from ._results import Err as Err
 from ._results import Ok as Ok
 from ._sync import Uploader as Uploader
+from ._values import SavedUpload as SavedUpload
 from .uploads import AsyncEntryRun as AsyncEntryRun
 from .uploads import ClientFile as ClientFile
 from .uploads import EntryError as EntryError
@@ -57,6 +63,7 @@ __version__ = "0.1.0"
 
 __all__ = (
     "AsyncEntryRun",
+    "AsyncResumableWriter",
     "AsyncUploadWriter",
     "AsyncUploader",
     "Cancel",
@@ -79,10 +86,15 @@ __all__ = (
     "InlineWriter",
     "InvalidEvent",
     "InvalidLimit",
+    "Leave",
     "Ok",
     "Pipeline",
     "PipelinedWriter",
     "Postpone",
+    "ResumableWriter",
+    "ResumeError",
+    "SavedUpload",
+    "Suspend",
     "ThreadedWriter",
     "TimedOut",
     "UnknownEntry",

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from ._events import CloseReason
 from ._handoff import run_in_worker
-from ._protocols import UploadWriter, check_writer_shape, discard
+from ._protocols import ResumableWriter, UploadWriter, check_writer_shape, discard
 from ._results import Err, Ok
 
 __all__ = ("InlineWriter", "ThreadedWriter")
 
 O = TypeVar("O")  # noqa: E741 - the writer's opts type, as in the protocol
 S = TypeVar("S")
+
+
+def _resumable(writer: object) -> bool:
+    return all(callable(getattr(writer, name, None)) for name in ("suspend", "resume"))
+
+
+def _resumable_writer(writer: UploadWriter[O, S]) -> ResumableWriter[O, S, object]:
+    # Only called for a resumable upload, whose wrapped writer was checked.
+    return cast("ResumableWriter[O, S, object]", writer)
 
 
 class ThreadedWriter(Generic[O, S]):
@@ -55,6 +64,19 @@ class ThreadedWriter(Generic[O, S]):
         """Run the wrapped ``close`` in a worker thread."""
         return await run_in_worker(self.writer.close, state, reason)
 
+    @property
+    def resumable(self) -> bool:
+        """Whether the wrapped writer has ``suspend`` and ``resume`` (L16-L18)."""
+        return _resumable(self.writer)
+
+    async def suspend(self, state: S) -> Ok[object] | Err[S]:
+        """Run the wrapped ``suspend`` in a worker thread."""
+        return await run_in_worker(_resumable_writer(self.writer).suspend, state)
+
+    async def resume(self, saved: object) -> Ok[S] | Err[None]:
+        """Run the wrapped ``resume`` in a worker thread."""
+        return await run_in_worker(_resumable_writer(self.writer).resume, saved)
+
     def discard(self, state: S) -> None:
         """Call the wrapped writer's ``discard`` hook, if it has one."""
         discard(self.writer, state)
@@ -90,6 +112,19 @@ class InlineWriter(Generic[O, S]):
     async def close(self, state: S, reason: CloseReason) -> Ok[S] | Err[S]:
         """Call the wrapped ``close``."""
         return self.writer.close(state, reason)
+
+    @property
+    def resumable(self) -> bool:
+        """Whether the wrapped writer has ``suspend`` and ``resume`` (L16-L18)."""
+        return _resumable(self.writer)
+
+    async def suspend(self, state: S) -> Ok[object] | Err[S]:
+        """Call the wrapped ``suspend``."""
+        return _resumable_writer(self.writer).suspend(state)
+
+    async def resume(self, saved: object) -> Ok[S] | Err[None]:
+        """Call the wrapped ``resume``."""
+        return _resumable_writer(self.writer).resume(saved)
 
     def discard(self, state: S) -> None:
         """Call the wrapped writer's ``discard`` hook, if it has one."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Coroutine
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import anyio
 
@@ -12,14 +12,15 @@ from ._adapters import InlineWriter
 from ._base import DriverBase, note_exit_failure, raise_error
 from ._deadline import ChunkDeadline
 from ._errors import ChunkTimeout, UploadBusy
-from ._events import Cancel, Chunk, CloseReason, Event, TimedOut, check_event
+from ._events import Cancel, Chunk, CloseReason, Event, Leave, Suspend, TimedOut, check_event
 from ._options import timeout_option
 from ._protocols import (
+    AsyncResumableWriter,
     AsyncUploadWriter,
     UploadWriter,
     check_writer_shape,
 )
-from .reducer import CLOSED, PENDING, Step, start
+from .reducer import CLOSED, PENDING, SavedUpload, Step, resumed, start
 
 __all__ = ("AsyncUploader",)
 
@@ -27,7 +28,7 @@ O = TypeVar("O")  # noqa: E741 - the writer's opts type, as in the protocol
 S = TypeVar("S")
 T = TypeVar("T")
 
-_CANCEL = Cancel()
+_LEAVE = Leave()
 
 
 class AsyncUploader(DriverBase[S], Generic[O, S]):
@@ -54,6 +55,11 @@ class AsyncUploader(DriverBase[S], Generic[O, S]):
     thread cannot be interrupted) is kept, and the upload still times out.
     ``close`` is never timed out. The timeout fires at most 5% late.
 
+    With ``resumable=True`` (a writer with ``suspend`` and ``resume``), leaving
+    the block or a chunk timeout suspends the upload instead of cancelling it
+    (L16): :meth:`saved` gives what storage keeps, and :meth:`resume` takes it
+    up again, in any process. ``suspend`` runs shielded, like ``close``.
+
     Raises:
         TypeError: ``writer`` lacks a callback or has a sync one (wrap a sync
             writer in :class:`ThreadedWriter` or :class:`InlineWriter`); a
@@ -67,6 +73,7 @@ class AsyncUploader(DriverBase[S], Generic[O, S]):
         "_inline",
         "_interrupted",
         "_opts",
+        "_saved",
         "_settled",
         "_timed_out",
         "_timeout",
@@ -82,12 +89,14 @@ class AsyncUploader(DriverBase[S], Generic[O, S]):
         expected_size: int | None = None,
         max_size: int | None = None,
         chunk_timeout: float | None = 10.0,
+        resumable: bool = False,
     ) -> None:
-        check_writer_shape(writer, asynchronous=True)
+        check_writer_shape(writer, asynchronous=True, resumable=resumable)
         self._writer = writer
         self._meta = writer.meta
         self._opts = opts
-        self._upload = start(expected_size=expected_size, max_size=max_size)
+        self._upload = start(expected_size=expected_size, max_size=max_size, resumable=resumable)
+        self._saved: SavedUpload | None = None
         self._timeout = timeout_option("chunk_timeout", chunk_timeout)
         self._entered = False
         self._deadline: ChunkDeadline | None = None
@@ -107,6 +116,32 @@ class AsyncUploader(DriverBase[S], Generic[O, S]):
         self._interrupted: BaseException | None = None
         self._timed_out: BaseException | None = None
 
+    @classmethod
+    def resume(
+        cls,
+        writer: AsyncResumableWriter[Any, S, Any],
+        saved: SavedUpload,
+        *,
+        chunk_timeout: float | None = 10.0,
+    ) -> AsyncUploader[Any, S]:
+        """Return an uploader that takes a suspended upload up again (L17).
+
+        Entering it awaits the writer's ``resume`` with what ``suspend`` saved;
+        the upload goes on at ``saved.size`` bytes, with its limits.
+
+        Raises:
+            TypeError: ``writer`` is not a resumable async writer, or ``saved``
+                not a :class:`~uploadwriter.reducer.SavedUpload`.
+        """
+        if not isinstance(saved, SavedUpload):
+            raise TypeError(f"AsyncUploader.resume needs a SavedUpload, not {saved!r}")
+        uploader: AsyncUploader[Any, S] = AsyncUploader(
+            writer, None, chunk_timeout=chunk_timeout, resumable=True
+        )
+        uploader._upload = resumed(saved)
+        uploader._saved = saved
+        return uploader
+
     async def __aenter__(self) -> AsyncUploader[O, S]:
         """Start the chunk timeout and await the writer's ``init``.
 
@@ -124,7 +159,10 @@ class AsyncUploader(DriverBase[S], Generic[O, S]):
             deadline.enter()
         try:
             try:
-                answer: object = await self._writer.init(self._opts)
+                if self._saved is None:
+                    answer: object = await self._writer.init(self._opts)
+                else:
+                    answer = await self._resumable().resume(self._saved.writer)
             except BaseException as exc:  # noqa: BLE001 - fed to the reducer (L11), which re-raises
                 answer = self._cut_short(exc)
             await self._run(self._answer(answer))
@@ -153,18 +191,20 @@ class AsyncUploader(DriverBase[S], Generic[O, S]):
                 swallowed = deadline.exit(exc_type, exc, tb)
         finally:
             # L10, whatever happened above (even a scope exited from another
-            # task): the writer is closed if the upload is still open. If our
-            # deadline cancelled the body, that is the chunk timeout (L13).
+            # task): the reducer closes the writer with Cancel() if the upload
+            # is still open (or suspends a resumable one). If our deadline
+            # cancelled the body, that is the chunk timeout (L13).
             timed_out = swallowed and deadline is not None and deadline.fired
-            assert self._timeout is not None or not timed_out
-            event = TimedOut(self._timeout) if timed_out and self._timeout else _CANCEL
+            event: Leave | TimedOut = _LEAVE
+            if timed_out and self._timeout is not None:
+                event = TimedOut(self._timeout)
             await self._leave(event, None if swallowed else exc)
         if swallowed:
             # Never a silent skip of the body: the timeout it was cut short by.
             raise self._timed_out or ChunkTimeout(deadline.seconds if deadline else 0.0)
         return False
 
-    async def _leave(self, event: Cancel | TimedOut, propagating: BaseException | None) -> None:
+    async def _leave(self, event: Leave | TimedOut, propagating: BaseException | None) -> None:
         with anyio.CancelScope(shield=True):
             try:
                 step = self._reduce(event)
@@ -238,7 +278,7 @@ class AsyncUploader(DriverBase[S], Generic[O, S]):
                 if isinstance(call, Chunk):
                     answer = await self._write(call.data, step.upload.state)
                 else:
-                    answer = await self._close(step.upload.state, call)
+                    answer = await self._end(step.upload.state, call)
                 step = self._answer(answer)
         finally:
             settled = self._settled
@@ -299,15 +339,22 @@ class AsyncUploader(DriverBase[S], Generic[O, S]):
         except BaseException as exc:  # noqa: BLE001 - fed to the reducer (L11)
             return self._cut_short(exc)
 
-    async def _close(self, state: S, reason: CloseReason) -> object:
-        """Await ``close``, shielded; return its answer or the exception it raised."""
+    async def _end(self, state: S, call: CloseReason | Suspend) -> object:
+        """Await ``close`` (or ``suspend``), shielded; return its answer or what it raised."""
         deadline = self._deadline
         if deadline is not None:
-            deadline.disarm()  # a close is never timed out
+            deadline.disarm()  # a close or a suspension is never timed out
         answer: object
         with anyio.CancelScope(shield=True):
             try:
-                answer = await self._writer.close(state, reason)
+                if isinstance(call, Suspend):
+                    answer = await self._resumable().suspend(state)
+                else:
+                    answer = await self._writer.close(state, call)
             except BaseException as exc:  # noqa: BLE001 - fed to the reducer (L11)
                 answer = exc
         return answer
+
+    def _resumable(self) -> AsyncResumableWriter[Any, S, Any]:
+        # Only called for a resumable upload: check_writer_shape made sure of it.
+        return cast("AsyncResumableWriter[Any, S, Any]", self._writer)

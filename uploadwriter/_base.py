@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Generic, NoReturn, TypeVar
 
-from ._errors import safe_repr
+from ._errors import UploadInProgress, safe_repr
 from ._events import CloseReason
-from .reducer import Phase, Step, Upload, meta_error, reduce
+from .reducer import Phase, SavedUpload, Step, Upload, meta_error, reduce, saved
 
 __all__ = ("DriverBase", "note_exit_failure", "raise_error")
 
@@ -24,16 +24,17 @@ def _add_note(error: BaseException, note: str) -> None:
 def raise_error(step: Step[S]) -> NoReturn:
     """Raise ``step.error``, with the writer's close failure as a note when there was one (L11).
 
-    The reducer keeps that second failure as data (``Ending.close_failure``);
+    The reducer keeps that second failure as data (``Ending.later_failure``);
     it is attached here, where the error leaves the library.
     """
     error = step.error
     assert error is not None
     ending = step.upload.ending
-    if ending is not None and ending.close_failure is not None:
+    if ending is not None and ending.later_failure is not None:
+        call = "close" if ending.close_reason is not None else "suspend"
         _add_note(
             error,
-            f"uploadwriter: the writer's close also failed: {safe_repr(ending.close_failure)}",
+            f"uploadwriter: the writer's {call} also failed: {safe_repr(ending.later_failure)}",
         )
     raise error
 
@@ -55,6 +56,20 @@ class DriverBase(Generic[S]):
     _upload: Upload[S]
     _meta: Callable[[S], Mapping[str, object]]  # the writer's meta callback
     _entered: bool
+
+    def saved(self) -> SavedUpload:
+        """Return what storage keeps of the suspended upload, to resume it anywhere (L16).
+
+        Raises:
+            UploadInProgress: the upload is not suspended (still open, or ended).
+        """
+        saved_upload = saved(self._upload)
+        if saved_upload is None:
+            raise UploadInProgress(
+                f"the upload is {self._upload.phase.label} after {self._upload.size} bytes: "
+                "only a suspended upload has a saved form"
+            )
+        return saved_upload
 
     def meta(self) -> Mapping[str, object]:
         """Return the writer's meta for the completed upload (L12).

@@ -9,6 +9,7 @@ __all__ = (
     "InitError",
     "InvalidEvent",
     "InvalidLimit",
+    "ResumeError",
     "UploadBusy",
     "UploadClosed",
     "UploadError",
@@ -52,6 +53,18 @@ class InitError(UploadError):
 
     def __init__(self, reason: object) -> None:
         super().__init__(f"the writer's init failed: {safe_repr(reason)}; no upload was started")
+        self.reason = reason
+        _chain(self, reason)
+
+
+class ResumeError(UploadError):
+    """Raised when a resumable writer's ``resume`` returned ``Err`` or raised: not resumed here."""
+
+    def __init__(self, reason: object) -> None:
+        super().__init__(
+            f"the writer's resume failed: {safe_repr(reason)}; the upload was not resumed "
+            "(its saved state is still what storage holds)"
+        )
         self.reason = reason
         _chain(self, reason)
 

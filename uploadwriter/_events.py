@@ -19,6 +19,8 @@ __all__ = (
     "Done",
     "Error",
     "Event",
+    "Leave",
+    "Suspend",
     "TimedOut",
     "check_event",
 )
@@ -83,13 +85,32 @@ class Error:
 
 
 @attrs.frozen
+class Suspend:
+    """Stop here and keep the upload, to resume it later (event; a resumable upload only).
+
+    The writer is not closed: its ``suspend`` saves its state, and the upload
+    can be resumed from that state by any process that shares the storage.
+    As a step's call, it asks the driver to call the writer's ``suspend``.
+    """
+
+
+@attrs.frozen
+class Leave:
+    """Driver event: the caller left the driver's block (or its task was cancelled).
+
+    The reducer closes an open upload with ``Cancel()`` (L10), or suspends a
+    resumable one (L16).
+    """
+
+
+@attrs.frozen
 class TimedOut:
     """Driver event: no chunk arrived within ``seconds``; the upload is to be timed out."""
 
     seconds: float
 
 
-Event: TypeAlias = Chunk | Done | Cancel
+Event: TypeAlias = Chunk | Done | Cancel | Suspend
 """What a caller sends to an upload."""
 
 CloseReason: TypeAlias = Done | Cancel | Error
@@ -97,7 +118,7 @@ CloseReason: TypeAlias = Done | Cancel | Error
 
 
 def check_event(event: object) -> None:
-    """Check that ``event`` is one a caller may send: ``Chunk``, ``Done`` or ``Cancel``.
+    """Check that ``event`` is one a caller may send: ``Chunk``, ``Done``, ``Cancel``, ``Suspend``.
 
     Writers' answers (``Ok``, ``Err``, exceptions) and ``TimedOut`` are fed to the
     reducer by the drivers themselves, never by the caller.
@@ -106,10 +127,10 @@ def check_event(event: object) -> None:
         InvalidEvent: ``event`` is anything else.
     """
     cls = type(event)
-    if cls is Chunk or cls is Done or cls is Cancel:
+    if cls is Chunk or cls is Done or cls is Cancel or cls is Suspend:
         return
     try:
-        if isinstance(event, (Chunk, Done, Cancel)):
+        if isinstance(event, (Chunk, Done, Cancel, Suspend)):
             return
     except Exception:  # noqa: BLE001 - an object whose __class__ lookup fails is no event
         pass
@@ -118,8 +139,8 @@ def check_event(event: object) -> None:
         hint = " (wrap data in Chunk(...))"
     elif cls.__name__ in ("Ok", "Err") or BaseException in cls.__mro__:
         hint = " (it looks like a writer's answer: the driver feeds those, never the caller)"
-    elif cls.__name__ == "TimedOut":
-        hint = " (the driver feeds timeouts itself)"
+    elif cls.__name__ in ("TimedOut", "Leave"):
+        hint = " (the driver feeds timeouts and leaving the block itself)"
     raise InvalidEvent(
         f"cannot send {safe_repr(event)} ({cls.__name__}) to an upload: "
         f"send Chunk(data), Done() or Cancel(){hint}; nothing was done"

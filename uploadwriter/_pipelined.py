@@ -162,8 +162,8 @@ class Pipeline(Job, Generic[S]):
             answer = _failed(failure, self)
         else:
             ending = upload.upload.ending
-            if ending is not None and ending.close_failure is not None:
-                answer = Err(ending.close_failure, self)
+            if ending is not None and ending.later_failure is not None:
+                answer = Err(ending.later_failure, self)
         event.answer.set(answer)
 
     # --- on the event loop ------------------------------------------------------------------------

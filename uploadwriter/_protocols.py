@@ -10,8 +10,10 @@ from ._events import CloseReason
 from ._results import Err, Ok
 
 __all__ = (
+    "AsyncResumableWriter",
     "AsyncUploadWriter",
     "DiscardingWriter",
+    "ResumableWriter",
     "UploadWriter",
     "check_writer_shape",
     "discard",
@@ -21,6 +23,7 @@ __all__ = (
 O_contra = TypeVar("O_contra", contravariant=True)
 S = TypeVar("S")
 S_contra = TypeVar("S_contra", contravariant=True)
+R = TypeVar("R")
 
 
 class UploadWriter(Protocol[O_contra, S]):
@@ -91,8 +94,41 @@ def discard(writer: object, state: object) -> None:
         hook(state)
 
 
+class ResumableWriter(UploadWriter[O_contra, S], Protocol[O_contra, S, R]):
+    """An :class:`UploadWriter` whose uploads can be suspended and resumed elsewhere (L16-L18).
+
+    ``R`` is the writer's saved form: what ``suspend`` answers and ``resume``
+    takes. Storage keeps it (the shipped stores keep plain JSON data), so any
+    process that shares the storage can resume the upload.
+    """
+
+    def suspend(self, state: S) -> Ok[R] | Err[S]:
+        """Make what was written durable, release this process's resources, return the saved form.
+
+        ``Err(reason, state)`` fails the upload: it is then closed with ``Error(reason)``.
+        """
+        ...
+
+    def resume(self, saved: R) -> Ok[S] | Err[None]:
+        """Take the upload up again where ``saved`` says; forget what was written after it."""
+        ...
+
+
+class AsyncResumableWriter(AsyncUploadWriter[O_contra, S], Protocol[O_contra, S, R]):
+    """:class:`ResumableWriter` with ``async`` callbacks."""
+
+    async def suspend(self, state: S) -> Ok[R] | Err[S]:
+        """Make what was written durable, release this process's resources, return it saved."""
+        ...
+
+    async def resume(self, saved: R) -> Ok[S] | Err[None]:
+        """Take the upload up again where ``saved`` says; forget what was written after it."""
+        ...
+
+
 _CALLBACKS = ("init", "meta", "write_chunk", "close")
-_ASYNC_CALLBACKS = ("init", "write_chunk", "close")
+_ASYNC_CALLBACKS = ("init", "write_chunk", "close", "suspend", "resume")
+_RESUMABLE = ("suspend", "resume")
 
 
 def _is_async(callback: object) -> bool:
@@ -115,11 +151,14 @@ def is_async_writer(writer: object) -> bool:
     return init is not None and _is_async(init)
 
 
-def check_writer_shape(writer: object, *, asynchronous: bool, needed_by: str | None = None) -> None:
+def check_writer_shape(
+    writer: object, *, asynchronous: bool, needed_by: str | None = None, resumable: bool = False
+) -> None:
     """Check that ``writer`` has the callbacks a driver needs, sync or async as required.
 
     ``needed_by`` names who needs the writer in the message (default: the
-    driver, ``Uploader`` or ``AsyncUploader``).
+    driver, ``Uploader`` or ``AsyncUploader``); ``resumable`` asks for
+    ``suspend`` and ``resume`` too.
 
     Raises:
         TypeError: ``writer`` is a writer class rather than an instance, or has
@@ -136,7 +175,10 @@ def check_writer_shape(writer: object, *, asynchronous: bool, needed_by: str | N
             f"pass {writer.__name__}()"
         )
     problems: list[str] = []
-    for name in _CALLBACKS:
+    if resumable and getattr(writer, "resumable", None) is False:
+        # An adapter around a writer that has no suspend and resume.
+        problems.append("the writer it wraps has no suspend and resume")
+    for name in _CALLBACKS + (_RESUMABLE if resumable else ()):
         callback = getattr(writer, name, None)
         if callback is None:
             problems.append(f"{name} is missing")
@@ -163,7 +205,7 @@ def check_writer_shape(writer: object, *, asynchronous: bool, needed_by: str | N
         # Hint only when the writer is whole and merely of the other kind.
         kinds = {
             _is_async(callback) if callable(callback := getattr(writer, name, None)) else None
-            for name in _ASYNC_CALLBACKS
+            for name in _ASYNC_CALLBACKS[:3]
         }
         raise TypeError(
             f"{type(writer).__name__} is not an upload writer for {driver}: "

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from ._base import DriverBase, note_exit_failure, raise_error
 from ._errors import UploadBusy
-from ._events import Cancel, Chunk, Event, check_event
-from ._protocols import UploadWriter, check_writer_shape
-from .reducer import start
+from ._events import Chunk, Event, Leave, Suspend, check_event
+from ._protocols import ResumableWriter, UploadWriter, check_writer_shape
+from .reducer import SavedUpload, resumed, start
 
 __all__ = ("Uploader",)
 
 O = TypeVar("O")  # noqa: E741 - the writer's opts type, as in the protocol
 S = TypeVar("S")
 
-_CANCEL = Cancel()
+_LEAVE = Leave()
 
 
 class Uploader(DriverBase[S], Generic[O, S]):
@@ -35,13 +35,17 @@ class Uploader(DriverBase[S], Generic[O, S]):
     it is recorded, and the writer is closed with ``Cancel()`` once the
     callback has answered.
 
+    With ``resumable=True`` (a writer with ``suspend`` and ``resume``), leaving
+    the block suspends the upload instead (L16): :meth:`saved` then gives what
+    storage keeps, and :meth:`resume` takes it up again, in any process.
+
     Raises:
         TypeError: ``writer`` lacks a callback or has an async one; a size is
             not an int.
         InvalidLimit: ``expected_size`` or ``max_size`` is negative.
     """
 
-    __slots__ = ("_opts", "_writer")
+    __slots__ = ("_opts", "_saved", "_writer")
 
     def __init__(
         self,
@@ -50,13 +54,33 @@ class Uploader(DriverBase[S], Generic[O, S]):
         *,
         expected_size: int | None = None,
         max_size: int | None = None,
+        resumable: bool = False,
     ) -> None:
-        check_writer_shape(writer, asynchronous=False)
+        check_writer_shape(writer, asynchronous=False, resumable=resumable)
         self._writer = writer
         self._meta = writer.meta
         self._opts = opts
-        self._upload = start(expected_size=expected_size, max_size=max_size)
+        self._upload = start(expected_size=expected_size, max_size=max_size, resumable=resumable)
         self._entered = False
+        self._saved: SavedUpload | None = None
+
+    @classmethod
+    def resume(cls, writer: ResumableWriter[Any, S, Any], saved: SavedUpload) -> Uploader[Any, S]:
+        """Return an uploader that takes a suspended upload up again (L17).
+
+        Entering it calls the writer's ``resume`` with what ``suspend`` saved;
+        the upload goes on at ``saved.size`` bytes, with its limits.
+
+        Raises:
+            TypeError: ``writer`` is not a resumable writer, or ``saved`` not a
+                :class:`~uploadwriter.reducer.SavedUpload`.
+        """
+        if not isinstance(saved, SavedUpload):
+            raise TypeError(f"Uploader.resume needs a SavedUpload, not {saved!r}")
+        uploader: Uploader[Any, S] = Uploader(writer, None, resumable=True)
+        uploader._upload = resumed(saved)
+        uploader._saved = saved
+        return uploader
 
     def __enter__(self) -> Uploader[O, S]:
         """Call the writer's ``init``.
@@ -69,7 +93,10 @@ class Uploader(DriverBase[S], Generic[O, S]):
             raise UploadBusy("an Uploader runs a single upload; create a new one for the next")
         self._entered = True
         try:
-            answer: object = self._writer.init(self._opts)
+            if self._saved is None:
+                answer: object = self._writer.init(self._opts)
+            else:
+                answer = self._resumable().resume(self._saved.writer)
         except BaseException as exc:  # noqa: BLE001 - fed to the reducer (L11), which re-raises
             answer = exc
         self._feed(answer)
@@ -81,10 +108,10 @@ class Uploader(DriverBase[S], Generic[O, S]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        # Cancel() is a no-op once the upload has closed (L8), so this is
-        # exactly "close with Cancel() if still open" (L10).
+        # The reducer closes an open upload with Cancel() (L10), or suspends a
+        # resumable one (L16); once it has ended, leaving changes nothing.
         try:
-            self._feed(_CANCEL)
+            self._feed(_LEAVE)
         except BaseException as error:
             if exc is None:
                 raise
@@ -100,7 +127,8 @@ class Uploader(DriverBase[S], Generic[O, S]):
             UploadClosed: a chunk was sent after the upload closed.
             UploadBusy: the ``with`` block was not entered yet (``init`` has
                 not been called), or a writer callback sent a chunk or ``Done()``.
-            InvalidEvent: ``event`` is not one of the three events.
+            InvalidEvent: ``event`` is not one of the caller's events, or
+                ``Suspend()`` for an upload that is not resumable.
         """
         check_event(event)
         if not self._entered:
@@ -118,6 +146,8 @@ class Uploader(DriverBase[S], Generic[O, S]):
             try:
                 if isinstance(call, Chunk):
                     answer: object = writer.write_chunk(call.data, state)
+                elif isinstance(call, Suspend):
+                    answer = self._resumable().suspend(state)
                 else:
                     answer = writer.close(state, call)
             except BaseException as exc:  # noqa: BLE001 - fed to the reducer (L11)
@@ -127,3 +157,7 @@ class Uploader(DriverBase[S], Generic[O, S]):
             step = self._reduce(answer)
         if step.error is not None:
             raise_error(step)
+
+    def _resumable(self) -> ResumableWriter[Any, S, Any]:
+        # Only called for a resumable upload: check_writer_shape made sure of it.
+        return cast("ResumableWriter[Any, S, Any]", self._writer)

@@ -6,12 +6,13 @@ and read-only properties: one reduction builds an ``Upload`` and a ``Step`` per
 event, and the reducer (the only code that builds them) reads their slots
 directly.
 
-This module and :mod:`uploadwriter.reducer` are compiled with mypyc when the
-package is built as a wheel (the ``.py`` files are the fallback, see
-``docs/explanation/performance-core.md``): class attributes are ``Final``
-(``__match_args__`` included: a plain one would become an instance field),
-and no attrs class here (mypyc leaves those uncompiled, and fails at import on
-one with an ``object`` field).
+This module, :mod:`uploadwriter._transitions` and :mod:`uploadwriter.reducer`
+are compiled with mypyc when the package is built as a wheel (the ``.py``
+files are the fallback: ``docs/explanation/performance-core.md``). So: class
+attributes are ``Final`` (``__match_args__`` included: a plain one becomes an
+instance field), names read on every event are ``Final``, and there is no
+attrs class here (mypyc leaves those uncompiled, and fails at import on one
+with a field typed ``object``: ``SavedUpload`` lives in :mod:`._saved`).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import enum
 from typing import Any, Final, Generic, TypeVar
 
 from ._errors import safe_repr
-from ._events import Cancel, Chunk, CloseReason, Done, TimedOut
+from ._events import Cancel, Chunk, CloseReason, Done, Leave, Suspend, TimedOut
 from ._results import Err, Ok
+from ._saved import SavedUpload
 
 __all__ = (
     "CANCEL",
@@ -30,18 +32,24 @@ __all__ = (
     "CLOSING",
     "DONE",
     "ERR",
+    "LEAVE",
     "MALFORMED",
     "OK",
     "OPEN",
     "PENDING",
     "RAISED",
+    "RESUMING",
     "STARTING",
+    "SUSPEND",
+    "SUSPENDED",
+    "SUSPENDING",
     "TIMED_OUT",
     "WRITING",
     "Ending",
     "Kind",
     "Limits",
     "Phase",
+    "SavedUpload",
     "Step",
     "Upload",
     "kind_of",
@@ -58,6 +66,9 @@ class Phase(enum.IntEnum):
     WRITING = 2  #: ``write_chunk`` was called; its answer is awaited
     CLOSING = 3  #: ``close`` was called; its answer is awaited
     CLOSED = 4  #: final: closed, or never started
+    RESUMING = 5  #: a resumable writer's ``resume`` was called; its answer is awaited
+    SUSPENDING = 6  #: a resumable writer's ``suspend`` was called; its answer is awaited
+    SUSPENDED = 7  #: final here: saved, to be resumed by any process sharing the storage
 
     @property
     def label(self) -> str:
@@ -65,14 +76,16 @@ class Phase(enum.IntEnum):
         return self.name.lower()
 
 
-# Each a Final name (not unpacked from the enum): compiled, a read is a static, not a lookup.
 STARTING: Final = Phase.STARTING
 OPEN: Final = Phase.OPEN
 WRITING: Final = Phase.WRITING
 CLOSING: Final = Phase.CLOSING
 CLOSED: Final = Phase.CLOSED
+RESUMING: Final = Phase.RESUMING
+SUSPENDING: Final = Phase.SUSPENDING
+SUSPENDED: Final = Phase.SUSPENDED
 #: The phases in which a writer call is pending (some task is performing it).
-PENDING: Final = frozenset({STARTING, WRITING, CLOSING})
+PENDING: Final = frozenset({STARTING, WRITING, CLOSING, RESUMING, SUSPENDING})
 
 
 class Kind(enum.IntEnum):
@@ -86,6 +99,8 @@ class Kind(enum.IntEnum):
     ERR = 5  #: the pending call answered ``Err(reason, state)``
     RAISED = 6  #: the pending call raised this exception
     MALFORMED = 7  #: anything else: a broken answer, or not an event at all
+    SUSPEND = 8  #: ``Suspend()``
+    LEAVE = 9  #: ``Leave()``, from a driver: its block was left
 
 
 CHUNK: Final = Kind.CHUNK
@@ -96,12 +111,16 @@ OK: Final = Kind.OK
 ERR: Final = Kind.ERR
 RAISED: Final = Kind.RAISED
 MALFORMED: Final = Kind.MALFORMED
+SUSPEND: Final = Kind.SUSPEND
+LEAVE: Final = Kind.LEAVE
 
 _EXACT: Final[tuple[tuple[type, Kind], ...]] = (
     (Done, DONE),
     (Cancel, CANCEL),
     (Err, ERR),
     (TimedOut, TIMED_OUT),
+    (Leave, LEAVE),
+    (Suspend, SUSPEND),
 )
 _BASES: Final[tuple[tuple[type, Kind], ...]] = ((Chunk, CHUNK), (Ok, OK), *_EXACT)
 
@@ -132,18 +151,27 @@ def kind_of(event: object) -> Kind:  # noqa: PLR0911 - one exit per kind
 
 
 class Limits:
-    """Sizes fixed when an upload starts; ``limit`` is the smaller of the two known ones.
+    """What is fixed when an upload starts: its sizes, and whether it is resumable.
 
-    Immutable, like :class:`Upload` (a plain class with slots and read-only properties).
+    ``limit`` is the smaller of the two known sizes. A ``resumable`` upload is
+    suspended, not cancelled, when its block is left or its chunk timeout
+    passes (L16). Immutable, like :class:`Upload`.
     """
 
-    __slots__ = ("_expected_size", "_limit", "_max_size")
-    __match_args__: Final = ("expected_size", "max_size", "limit")
+    __slots__ = ("_expected_size", "_limit", "_max_size", "_resumable")
+    __match_args__: Final = ("expected_size", "max_size", "limit", "resumable")
 
-    def __init__(self, expected_size: int | None, max_size: int | None, limit: int | None) -> None:
+    def __init__(
+        self,
+        expected_size: int | None,
+        max_size: int | None,
+        limit: int | None,
+        resumable: bool = False,
+    ) -> None:
         self._expected_size: Final = expected_size
         self._max_size: Final = max_size
         self._limit: Final = limit
+        self._resumable: Final = resumable
 
     @property
     def expected_size(self) -> int | None:
@@ -160,8 +188,13 @@ class Limits:
         """The smaller of the two known sizes: a chunk that would pass it is refused (L2)."""
         return self._limit
 
+    @property
+    def resumable(self) -> bool:
+        """Whether the upload is suspended, not cancelled, when it is left (L16)."""
+        return self._resumable
+
     def _fields(self) -> tuple[object, ...]:
-        return (self._expected_size, self._max_size, self._limit)
+        return (self._expected_size, self._max_size, self._limit, self._resumable)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not Limits:
@@ -174,40 +207,41 @@ class Limits:
     def __repr__(self) -> str:
         return (
             f"Limits(expected_size={self._expected_size!r}, max_size={self._max_size!r}, "
-            f"limit={self._limit!r})"
+            f"limit={self._limit!r}, resumable={self._resumable!r})"
         )
 
 
 class Ending:
-    """How an upload is ending, once a close is decided or a cancel was asked for.
+    """How an upload is ending, once a close (or a suspension) is decided or a cancel asked for.
 
-    ``requested``: the ``Cancel()`` or ``TimedOut`` that arrived while a writer
-    call was pending (the writer is closed with ``Cancel()`` once it answers).
+    ``requested``: the ``Cancel()``, ``TimedOut`` or ``Leave()`` that arrived
+    while a writer call was pending (acted on once it answers).
     ``close_reason``: what ``close`` was (or is being) called with.
     ``failure``: why the upload failed or was refused; the caller is told it
-    when ``close`` answers. ``close_failure``: the close's own failure, when
-    another failure came first (the driver attaches it to that one as a note,
-    so it is never lost). Immutable, like :class:`Upload`.
+    when the pending ``close`` (or ``suspend``) answers. ``later_failure``: a
+    ``close``'s or ``suspend``'s own failure when another failure came first
+    (the driver attaches it to that one as a note, so it is never lost).
+    Immutable, like :class:`Upload`.
     """
 
-    __slots__ = ("_close_failure", "_close_reason", "_failure", "_requested")
-    __match_args__: Final = ("requested", "close_reason", "failure", "close_failure")
+    __slots__ = ("_close_reason", "_failure", "_later_failure", "_requested")
+    __match_args__: Final = ("requested", "close_reason", "failure", "later_failure")
 
     def __init__(
         self,
-        requested: Cancel | TimedOut | None = None,
+        requested: Cancel | TimedOut | Leave | None = None,
         close_reason: CloseReason | None = None,
         failure: BaseException | None = None,
-        close_failure: object = None,
+        later_failure: object = None,
     ) -> None:
         self._requested: Final = requested
         self._close_reason: Final = close_reason
         self._failure: Final = failure
-        self._close_failure: Final = close_failure
+        self._later_failure: Final = later_failure
 
     @property
-    def requested(self) -> Cancel | TimedOut | None:
-        """A cancel or timeout that arrived while a writer call was pending."""
+    def requested(self) -> Cancel | TimedOut | Leave | None:
+        """A cancel, timeout or leave that arrived while a writer call was pending."""
         return self._requested
 
     @property
@@ -221,12 +255,12 @@ class Ending:
         return self._failure
 
     @property
-    def close_failure(self) -> object:
-        """The close's own failure, when another failure came first."""
-        return self._close_failure
+    def later_failure(self) -> object:
+        """A ``close``'s or ``suspend``'s own failure, when another failure came first."""
+        return self._later_failure
 
     def _fields(self) -> tuple[object, ...]:
-        return (self._requested, self._close_reason, self._failure, self._close_failure)
+        return (self._requested, self._close_reason, self._failure, self._later_failure)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not Ending:
@@ -239,7 +273,7 @@ class Ending:
     def __repr__(self) -> str:
         return (
             f"Ending(requested={self._requested!r}, close_reason={self._close_reason!r}, "
-            f"failure={self._failure!r}, close_failure={safe_repr(self._close_failure)})"
+            f"failure={self._failure!r}, later_failure={safe_repr(self._later_failure)})"
         )
 
 
@@ -317,7 +351,7 @@ class Upload(Generic[S]):
         return None if ending is None else ending.failure
 
     @property
-    def requested(self) -> Cancel | TimedOut | None:
+    def requested(self) -> Cancel | TimedOut | Leave | None:
         """A cancel or timeout that arrived while a writer call was pending."""
         ending = self._ending
         return None if ending is None else ending.requested
@@ -357,7 +391,7 @@ class Step(Generic[S]):
     def __init__(
         self,
         upload: Upload[S],
-        call: Chunk | CloseReason | None = None,
+        call: Chunk | CloseReason | Suspend | None = None,
         error: BaseException | None = None,
     ) -> None:
         self._upload: Final = upload
@@ -370,7 +404,7 @@ class Step(Generic[S]):
         return self._upload
 
     @property
-    def call(self) -> Chunk | CloseReason | None:
+    def call(self) -> Chunk | CloseReason | Suspend | None:
         """The writer call to make next with ``upload.state``, or ``None``."""
         return self._call
 

@@ -22,8 +22,8 @@ from typing import Final
 
 __all__ = ("COMPILED", "ENVIRONMENT_VARIABLE", "compiled", "force_pure_python", "requested_pure")
 
-#: The modules compiled with mypyc, in the package: the reducer and its values.
-COMPILED: Final = ("_values", "reducer")
+#: The modules compiled with mypyc, in the package: the reducer, its handlers, its values.
+COMPILED: Final = ("_values", "_transitions", "reducer")
 #: Set to a non-empty value other than ``0``: build, or import, the pure-Python variant.
 ENVIRONMENT_VARIABLE: Final = "UPLOADWRITER_PURE_PYTHON"
 

@@ -4,26 +4,23 @@ Theory of operation
 -------------------
 An upload is an immutable :class:`Upload` value. :func:`reduce` takes it and
 one event and returns a :class:`Step`: the next ``Upload``, the writer call to
-make next (if any), and the error to give the caller (if any). Events are
+make next (if any), and the error to give the caller (if any). Events are what
+the caller sends (``Chunk``, ``Done``, ``Cancel``, ``Suspend``), what a driver
+observes (``TimedOut``, ``Leave``), and the writer's answer to the pending
+call: ``Ok``, ``Err``, the exception the callback raised, or whatever else it
+returned (a broken writer, treated as a failed call).
 
-* what the caller sends: :class:`~uploadwriter.Chunk`, :class:`~uploadwriter.Done`,
-  :class:`~uploadwriter.Cancel`;
-* what a driver observes: :class:`~uploadwriter.TimedOut` (the chunk timeout);
-* the writer's answer to the pending call: ``Ok``, ``Err``, the exception the
-  callback raised (any ``BaseException`` instance), or whatever else it
-  returned (a broken writer, treated as a failed call).
+Each event falls in one :class:`Kind`, and the table :data:`TRANSITIONS` has a
+row for every ``(phase, kind)``: the handler that computes the step and the
+phases it may lead to. :func:`reduce` looks the row up in a copy of the table
+indexed by numbers, built from it once, so the fast path cannot drift from it.
 
-Each event falls in one :class:`Kind`, and the table :data:`TRANSITIONS` has
-a row for every ``(phase, kind)``: the handler that computes the step and the
-phases it may lead to. The table is the whole machine; :func:`reduce` looks the
-row up in a copy of it indexed by numbers, built from it once (so the fast
-path cannot drift from the table), and nothing else decides a transition.
-
-A step's ``call`` is the writer call to perform with ``step.upload.state``:
-a ``Chunk`` means ``write_chunk(call.data, state)``; a close reason means
-``close(state, call)``; ``None`` means nothing. ``init`` is the first call of
-every upload and is not named by a step: a driver calls it once, right after
-:func:`start`, and feeds its answer back. A driver is therefore a loop::
+A step's ``call`` is the writer call to perform with ``step.upload.state``: a
+``Chunk`` means ``write_chunk(call.data, state)``; a close reason means
+``close(state, call)``; ``Suspend()`` means ``suspend(state)``; ``None`` means
+nothing. ``init`` (and, for a resumed upload, ``resume``) is the first call and
+is not named by a step: a driver makes it right after :func:`start` (or
+:func:`resumed`) and feeds its answer back. A driver is therefore a loop::
 
     step = reduce(upload, event)
     while step.call is not None:
@@ -33,41 +30,38 @@ every upload and is not named by a step: a driver calls it once, right after
         raise step.error
 
 A driver that lets other tasks send while a call is pending reduces each
-answer against its *current* upload, since a ``Cancel`` (or a chunk timeout)
-may have been recorded meanwhile: a cancel is accepted at any moment. While a
-call is pending it is remembered (:attr:`Upload.requested`), and the writer is
-closed with ``Cancel()`` as soon as the pending call answers.
+answer against its *current* upload: a ``Cancel`` (or a chunk timeout, or the
+block being left) is accepted at any moment, remembered while a call is
+pending (:attr:`Upload.requested`), and acted on as soon as that call answers.
 
-The reducer does no I/O, reads no clock, and never raises, whatever it is fed:
-an event that does not fit the phase is answered with an error in the step and
-an unchanged upload.
+A *resumable* upload (L16-L18) is suspended rather than cancelled when its
+block is left or it times out: the writer's ``suspend`` saves its state, and
+the upload, as a :class:`SavedUpload`, can be resumed by any process that
+shares the storage. Close is still called exactly once per upload, by
+whichever process completes or cancels it.
+
+The reducer does no I/O, reads no clock, and never raises, whatever it is fed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
 import attrs
 
+from . import _transitions as t
 from ._errors import (
-    ChunkTimeout,
-    FileTooLarge,
-    IncompleteUpload,
-    InitError,
-    InvalidEvent,
-    UploadBusy,
-    UploadClosed,
     UploadError,
     UploadFailed,
     UploadInProgress,
-    WriterFailure,
     safe_repr,
 )
-from ._events import Cancel, Chunk, CloseReason, Done, Error, TimedOut
-from ._results import Err, Ok
+from ._events import Cancel, Chunk, Done, Suspend
+from ._results import Ok
 from ._start import start
+from ._transitions import Handler
 from ._values import (
     CANCEL,
     CHUNK,
@@ -75,18 +69,24 @@ from ._values import (
     CLOSING,
     DONE,
     ERR,
+    LEAVE,
     MALFORMED,
     OK,
     OPEN,
     PENDING,
     RAISED,
+    RESUMING,
     STARTING,
+    SUSPEND,
+    SUSPENDED,
+    SUSPENDING,
     TIMED_OUT,
     WRITING,
     Ending,
     Kind,
     Limits,
     Phase,
+    SavedUpload,
     Step,
     Upload,
     kind_of,
@@ -97,19 +97,25 @@ __all__ = (
     "CLOSING",
     "OPEN",
     "PENDING",
+    "RESUMING",
     "STARTING",
+    "SUSPENDED",
+    "SUSPENDING",
     "TRANSITIONS",
     "WRITING",
     "Ending",
     "Kind",
     "Limits",
     "Phase",
+    "SavedUpload",
     "Step",
     "Transition",
     "Upload",
     "kind_of",
     "meta_error",
     "reduce",
+    "resumed",
+    "saved",
     "start",
 )
 
@@ -117,6 +123,23 @@ S = TypeVar("S")
 
 _DONE: Final = Done()
 _CANCEL: Final = Cancel()
+_SUSPEND: Final = Suspend()
+
+
+def resumed(saved_upload: SavedUpload) -> Upload[Any]:
+    """Return a suspended upload, restored from storage, waiting for ``resume``'s answer (L17)."""
+    upload = start(
+        expected_size=saved_upload.expected_size, max_size=saved_upload.max_size, resumable=True
+    )
+    return Upload(RESUMING, saved_upload.writer, saved_upload.size, upload._limits)
+
+
+def saved(upload: Upload[Any]) -> SavedUpload | None:
+    """Return what storage keeps of a suspended upload, or ``None`` if it is not suspended."""
+    if upload._phase is not SUSPENDED:
+        return None
+    limits = upload._limits
+    return SavedUpload(upload._size, limits.expected_size, limits.max_size, upload._state)
 
 
 def meta_error(upload: Upload[Any]) -> UploadError | None:
@@ -136,252 +159,15 @@ def meta_error(upload: Upload[Any]) -> UploadError | None:
     return None
 
 
-# --- transitions -----------------------------------------------------------
-# Each handler takes the upload and the event and returns the step. They are
-# small on purpose: the table below is the state machine.
-
-Handler = Callable[[Upload[Any], Any], Step[Any]]
-
-
-def _interruption(reason: object) -> bool:
-    """Whether a raised answer is a cancellation, KeyboardInterrupt...: not a writer failure."""
-    return isinstance(reason, BaseException) and not isinstance(reason, Exception)
-
-
-def _close(
-    upload: Upload[Any],
-    reason: CloseReason,
-    failure: BaseException | None,
-    state: object,
-    size: int | None = None,
-) -> Step[Any]:
-    ending = Ending(None, reason, failure)
-    closing = Upload(
-        CLOSING, state, upload._size if size is None else size, upload._limits, 0, ending
-    )
-    return Step(closing, reason)
-
-
-def _close_as_requested(
-    upload: Upload[Any], requested: Cancel | TimedOut, state: object, size: int
-) -> Step[Any]:
-    # The cancel (or chunk timeout) that arrived while the call was pending.
-    failure = ChunkTimeout(requested.seconds) if isinstance(requested, TimedOut) else None
-    return _close(upload, _CANCEL, failure, state, size)
-
-
-def _unchanged(upload: Upload[Any], event: object) -> Step[Any]:
-    return Step(upload)
-
-
-def _request(upload: Upload[Any], event: Cancel | TimedOut) -> Step[Any]:
-    if upload.requested is not None:
-        return Step(upload)  # the first request stands
-    return Step(upload.evolve(ending=Ending(requested=event)))
-
-
-def _busy(upload: Upload[Any], event: object) -> Step[Any]:
-    return Step(
-        upload,
-        None,
-        UploadBusy(
-            f"{safe_repr(event)} was sent while the writer's {_AWAITING[upload._phase]} "
-            "has not answered yet (another task is sending); nothing was done"
-        ),
-    )
-
-
-def _not_awaited(upload: Upload[Any], event: object) -> Step[Any]:
-    return Step(
-        upload,
-        None,
-        InvalidEvent(
-            f"{safe_repr(event)} looks like a writer's answer, but no writer call is pending "
-            f"(phase {upload._phase.label}); nothing was done"
-        ),
-    )
-
-
-def _invalid(upload: Upload[Any], event: object) -> Step[Any]:
-    return Step(
-        upload,
-        None,
-        InvalidEvent(
-            f"cannot send {safe_repr(event)} ({type(event).__name__}) to an upload: "
-            "send Chunk(data), Done() or Cancel(); nothing was done"
-        ),
-    )
-
-
-def _malformed(upload: Upload[Any], answer: object) -> InvalidEvent:
-    return InvalidEvent(
-        f"the writer's {_AWAITING[upload._phase]} returned {safe_repr(answer)}; "
-        "a writer callback must return Ok(state) or Err(reason, state)"
-    )
-
-
-# STARTING
-
-
-def _started(upload: Upload[Any], answer: Ok[Any]) -> Step[Any]:
-    requested = upload.requested
-    if requested is not None:
-        return _close_as_requested(upload, requested, answer.state, 0)
-    if upload._limits.expected_size == 0:
-        # A zero-byte upload has reached its expected size already (L3).
-        return _close(upload, _DONE, None, answer.state)
-    return Step(Upload(OPEN, answer.state, 0, upload._limits))
-
-
-def _never_started(upload: Upload[Any], error: BaseException) -> Step[Any]:
-    closed = Upload(CLOSED, None, 0, upload._limits, 0, Ending(failure=error))
-    return Step(closed, None, error)
-
-
-def _init_err(upload: Upload[Any], answer: Err[Any]) -> Step[Any]:
-    return _never_started(upload, InitError(answer.reason))
-
-
-def _init_raised(upload: Upload[Any], exc: BaseException) -> Step[Any]:
-    if not isinstance(exc, Exception):
-        requested = upload.requested
-        if isinstance(requested, TimedOut):
-            # The chunk timeout cut init short: the upload never started.
-            return _never_started(upload, ChunkTimeout(requested.seconds))
-        return _never_started(upload, exc)  # cancellation, Ctrl-C...: it goes on
-    return _never_started(upload, InitError(exc))
-
-
-def _init_malformed(upload: Upload[Any], answer: object) -> Step[Any]:
-    return _never_started(upload, InitError(_malformed(upload, answer)))
-
-
-# OPEN
-
-
-def _chunk(upload: Upload[Any], event: Chunk) -> Step[Any]:
-    n = len(event.data)
-    limits = upload._limits
-    limit = limits.limit
-    if limit is not None and upload._size + n > limit:
-        return _close(upload, _CANCEL, FileTooLarge(limit, upload._size, n), upload._state)
-    return Step(Upload(WRITING, upload._state, upload._size, limits, n), event)
-
-
-def _done(upload: Upload[Any], event: Done) -> Step[Any]:
-    expected = upload._limits.expected_size
-    if expected is not None and upload._size < expected:
-        return _close(upload, _CANCEL, IncompleteUpload(expected, upload._size), upload._state)
-    return _close(upload, _DONE, None, upload._state)
-
-
-def _cancel(upload: Upload[Any], event: Cancel) -> Step[Any]:
-    return _close(upload, _CANCEL, None, upload._state)
-
-
-def _timed_out(upload: Upload[Any], event: TimedOut) -> Step[Any]:
-    return _close(upload, _CANCEL, ChunkTimeout(event.seconds), upload._state)
-
-
-# WRITING
-
-
-def _written(upload: Upload[Any], answer: Ok[Any]) -> Step[Any]:
-    size = upload._size + upload._inflight
-    limits = upload._limits
-    ending = upload._ending
-    if ending is not None and ending.requested is not None:
-        return _close_as_requested(upload, ending.requested, answer.state, size)
-    if size == limits.expected_size:
-        return _close(upload, _DONE, None, answer.state, size)
-    return Step(Upload(OPEN, answer.state, size, limits))
-
-
-def _write_failed(upload: Upload[Any], reason: object, state: object) -> Step[Any]:
-    if _interruption(reason):
-        assert isinstance(reason, BaseException)
-        requested = upload.requested
-        if isinstance(requested, TimedOut):
-            # The chunk timeout cut the write short: it counts as not written.
-            return _close(upload, _CANCEL, ChunkTimeout(requested.seconds), state)
-        # Cancellation, KeyboardInterrupt...: cancel the writer, then let it go on.
-        return _close(upload, _CANCEL, reason, state)
-    return _close(upload, Error(reason), WriterFailure(reason, during="write_chunk"), state)
-
-
-def _write_err(upload: Upload[Any], answer: Err[Any]) -> Step[Any]:
-    return _write_failed(upload, answer.reason, answer.state)
-
-
-def _write_raised(upload: Upload[Any], exc: BaseException) -> Step[Any]:
-    return _write_failed(upload, exc, upload._state)
-
-
-def _write_malformed(upload: Upload[Any], answer: object) -> Step[Any]:
-    return _write_failed(upload, _malformed(upload, answer), upload._state)
-
-
-# CLOSING
-
-
-def _close_answered(upload: Upload[Any], state: object, reason: object, ok: bool) -> Step[Any]:
-    # Set by _close, the only way into CLOSING (an upload built by hand may lack it).
-    ending = upload._ending or Ending()
-    failure = ending.failure
-    error = failure
-    close_failure: object = None
-    if not ok:
-        if _interruption(reason):
-            assert isinstance(reason, BaseException)
-            error = reason  # an interrupted close: the interruption goes on (L11)
-            failure = failure if failure is not None else reason
-        elif failure is None:
-            error = failure = WriterFailure(reason, during="close")
-        else:
-            # The first failure is what the caller gets; the close's own
-            # failure travels with it (the driver adds it as a note, L11).
-            close_failure = reason
-    closed = Upload(
-        CLOSED,
-        state,
-        upload._size,
-        upload._limits,
-        0,
-        Ending(None, ending.close_reason, failure, close_failure),
-    )
-    return Step(closed, None, error)
-
-
-def _closed_ok(upload: Upload[Any], answer: Ok[Any]) -> Step[Any]:
-    return _close_answered(upload, answer.state, None, ok=True)
-
-
-def _closed_err(upload: Upload[Any], answer: Err[Any]) -> Step[Any]:
-    return _close_answered(upload, answer.state, answer.reason, ok=False)
-
-
-def _close_raised(upload: Upload[Any], exc: BaseException) -> Step[Any]:
-    return _close_answered(upload, upload._state, exc, ok=False)
-
-
-def _close_malformed(upload: Upload[Any], answer: object) -> Step[Any]:
-    return _close_answered(upload, upload._state, _malformed(upload, answer), ok=False)
-
-
-def _refuse_chunk(upload: Upload[Any], event: Chunk) -> Step[Any]:
-    return Step(upload, None, UploadClosed(upload._size, len(event.data), upload._phase.label))
-
-
-_AWAITING: Final = {STARTING: "init", WRITING: "write_chunk", CLOSING: "close"}
+# --- the table ---------------------------------------------------------------
 
 
 @attrs.frozen
 class Transition:
-    """One row of the state machine: the handler, and the phases it may lead to."""
+    """One row of the state machine: the handler, the phases it may lead to, what it does."""
 
     handler: Handler
     to: frozenset[Phase]
-    #: What the row does, in a few words (the docs' state diagram prints it).
     summary: str
 
 
@@ -389,51 +175,101 @@ def _row(handler: Handler, summary: str, *to: Phase) -> Transition:
     return Transition(handler, frozenset(to), summary)
 
 
-_STAY = "refused, nothing done"
+def _while_pending(phase: Phase, answers: dict[Kind, Transition]) -> dict[Kind, Transition]:
+    """The rows of a phase in which a writer call is pending: its answers, and the rest."""
+    refused = _row(t.busy, "refused: busy", phase)
+    if phase in (CLOSING, SUSPENDING):
+        already = _row(t.unchanged, "nothing: the upload is ending already", phase)
+        chunk = (
+            _row(t.refuse_chunk, "refused: UploadClosed", phase) if phase is CLOSING else refused
+        )
+        return {CHUNK: chunk, DONE: already, SUSPEND: already, CANCEL: already,
+                TIMED_OUT: already, LEAVE: already, **answers}  # fmt: skip
+    recorded = _row(t.request, "recorded: acted on once the call answers", phase)
+    return {CHUNK: refused, DONE: refused, SUSPEND: refused, CANCEL: recorded,
+            TIMED_OUT: recorded, LEAVE: recorded, **answers}  # fmt: skip
+
+
+def _at_rest(phase: Phase, events: dict[Kind, Transition]) -> dict[Kind, Transition]:
+    """The rows of a phase in which no call is pending: the caller's events, and the rest."""
+    stray = _row(t.not_awaited, "refused: no call is pending", phase)
+    return {OK: stray, ERR: stray, RAISED: stray,
+            MALFORMED: _row(t.invalid, "refused: not an event", phase), **events}  # fmt: skip
+
+
+def _ended(phase: Phase) -> dict[Kind, Transition]:
+    nothing = _row(t.unchanged, "nothing: the upload has ended here", phase)
+    return _at_rest(
+        phase,
+        {CHUNK: _row(t.refuse_chunk, "refused: UploadClosed", phase), DONE: nothing,
+         CANCEL: nothing, TIMED_OUT: nothing, SUSPEND: nothing, LEAVE: nothing},
+    )  # fmt: skip
+
+
+def _first_call(phase: Phase, ok_summary: str) -> dict[Kind, Transition]:
+    failed = f"failed: {'ResumeError' if phase is RESUMING else 'InitError'}, never closed"
+    return _while_pending(
+        phase,
+        {
+            OK: _row(t.started, ok_summary, OPEN, CLOSING, SUSPENDING),
+            ERR: _row(t.first_err, failed, CLOSED),
+            RAISED: _row(t.never_started, failed, CLOSED),
+            MALFORMED: _row(t.first_malformed, failed, CLOSED),
+        },
+    )
+
+
+_CALL_FAILED = "close with Error (interrupted: Cancel)"
+
+_BY_PHASE: dict[Phase, dict[Kind, Transition]] = {
+    STARTING: _first_call(STARTING, "started"),
+    RESUMING: _first_call(RESUMING, "resumed where it was suspended"),
+    OPEN: _at_rest(
+        OPEN,
+        {
+            CHUNK: _row(t.chunk, "write it (too large: close with Cancel)", WRITING, CLOSING),
+            DONE: _row(t.done, "close with Done (incomplete: Cancel)", CLOSING),
+            CANCEL: _row(t.cancel, "close with Cancel", CLOSING),
+            TIMED_OUT: _row(t.cancel, "chunk timeout: Cancel, or suspend", CLOSING, SUSPENDING),
+            LEAVE: _row(t.cancel, "block left: Cancel, or suspend", CLOSING, SUSPENDING),
+            SUSPEND: _row(t.suspend_open, "suspend (resumable only)", SUSPENDING, OPEN),
+        },
+    ),
+    WRITING: _while_pending(
+        WRITING,
+        {
+            OK: _row(
+                t.written, "written (expected size: close with Done)", OPEN, CLOSING, SUSPENDING
+            ),
+            ERR: _row(t.call_err, _CALL_FAILED, CLOSING),
+            RAISED: _row(t.call_raised, _CALL_FAILED, CLOSING),
+            MALFORMED: _row(t.call_malformed, _CALL_FAILED, CLOSING),
+        },
+    ),
+    SUSPENDING: _while_pending(
+        SUSPENDING,
+        {
+            OK: _row(t.suspended, "suspended", SUSPENDED),
+            ERR: _row(t.call_err, _CALL_FAILED, CLOSING),
+            RAISED: _row(t.call_raised, _CALL_FAILED, CLOSING),
+            MALFORMED: _row(t.call_malformed, _CALL_FAILED, CLOSING),
+        },
+    ),
+    CLOSING: _while_pending(
+        CLOSING,
+        {
+            OK: _row(t.closed_ok, "closed", CLOSED),
+            ERR: _row(t.closed_err, "closed: failed", CLOSED),
+            RAISED: _row(t.close_raised, "closed: failed", CLOSED),
+            MALFORMED: _row(t.close_malformed, "closed: failed", CLOSED),
+        },
+    ),
+    CLOSED: _ended(CLOSED),
+    SUSPENDED: _ended(SUSPENDED),
+}
 
 TRANSITIONS: Mapping[tuple[Phase, Kind], Transition] = MappingProxyType(
-    {
-        (STARTING, CHUNK): _row(_busy, _STAY, STARTING),
-        (STARTING, DONE): _row(_busy, _STAY, STARTING),
-        (STARTING, CANCEL): _row(_request, "recorded: close once init answers", STARTING),
-        (STARTING, TIMED_OUT): _row(_request, "recorded: time out once init answers", STARTING),
-        (STARTING, OK): _row(_started, "started", OPEN, CLOSING),
-        (STARTING, ERR): _row(_init_err, "refused: InitError", CLOSED),
-        (STARTING, RAISED): _row(_init_raised, "refused: InitError", CLOSED),
-        (STARTING, MALFORMED): _row(_init_malformed, "refused: InitError", CLOSED),
-        (OPEN, CHUNK): _row(_chunk, "write it (or too large: cancel)", WRITING, CLOSING),
-        (OPEN, DONE): _row(_done, "close with Done (or incomplete: cancel)", CLOSING),
-        (OPEN, CANCEL): _row(_cancel, "close with Cancel", CLOSING),
-        (OPEN, TIMED_OUT): _row(_timed_out, "chunk timeout: close with Cancel", CLOSING),
-        (OPEN, OK): _row(_not_awaited, _STAY, OPEN),
-        (OPEN, ERR): _row(_not_awaited, _STAY, OPEN),
-        (OPEN, RAISED): _row(_not_awaited, _STAY, OPEN),
-        (OPEN, MALFORMED): _row(_invalid, _STAY, OPEN),
-        (WRITING, CHUNK): _row(_busy, _STAY, WRITING),
-        (WRITING, DONE): _row(_busy, _STAY, WRITING),
-        (WRITING, CANCEL): _row(_request, "recorded: close once the write answers", WRITING),
-        (WRITING, TIMED_OUT): _row(_request, "recorded: time out once it answers", WRITING),
-        (WRITING, OK): _row(_written, "written (expected size: close with Done)", OPEN, CLOSING),
-        (WRITING, ERR): _row(_write_err, "close with Error", CLOSING),
-        (WRITING, RAISED): _row(_write_raised, "close with Error (interrupted: Cancel)", CLOSING),
-        (WRITING, MALFORMED): _row(_write_malformed, "close with Error", CLOSING),
-        (CLOSING, CHUNK): _row(_refuse_chunk, "refused: UploadClosed", CLOSING),
-        (CLOSING, DONE): _row(_unchanged, "nothing: closing already", CLOSING),
-        (CLOSING, CANCEL): _row(_unchanged, "nothing: closing already", CLOSING),
-        (CLOSING, TIMED_OUT): _row(_unchanged, "nothing: closing already", CLOSING),
-        (CLOSING, OK): _row(_closed_ok, "closed", CLOSED),
-        (CLOSING, ERR): _row(_closed_err, "closed: failed", CLOSED),
-        (CLOSING, RAISED): _row(_close_raised, "closed: failed", CLOSED),
-        (CLOSING, MALFORMED): _row(_close_malformed, "closed: failed", CLOSED),
-        (CLOSED, CHUNK): _row(_refuse_chunk, "refused: UploadClosed", CLOSED),
-        (CLOSED, DONE): _row(_unchanged, "nothing", CLOSED),
-        (CLOSED, CANCEL): _row(_unchanged, "nothing", CLOSED),
-        (CLOSED, TIMED_OUT): _row(_unchanged, "nothing", CLOSED),
-        (CLOSED, OK): _row(_not_awaited, _STAY, CLOSED),
-        (CLOSED, ERR): _row(_not_awaited, _STAY, CLOSED),
-        (CLOSED, RAISED): _row(_not_awaited, _STAY, CLOSED),
-        (CLOSED, MALFORMED): _row(_invalid, _STAY, CLOSED),
-    }
+    {(phase, kind): rows[kind] for phase, rows in _BY_PHASE.items() for kind in Kind}
 )
 """The state machine, read-only: ``(phase, kind of event) -> Transition``, every pair present."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import mimetypes
 import posixpath
 import re
+import typing
 from collections.abc import Callable
 from typing import Any, Literal, TypeAlias
 
@@ -24,16 +25,20 @@ __all__ = (
     "default_writer",
 )
 
+# The public aliases are typing.Callable, not collections.abc.Callable: on Python 3.10
+# a subscripted collections.abc.Callable passes inspect.isclass() and claims to be
+# a class of collections.abc, which misleads introspection (and the docs built from it).
+
 #: ``writer(name, entry) -> (writer, opts)``: an entry's writer, called when its upload starts.
-WriterFactory: TypeAlias = Callable[
+WriterFactory: TypeAlias = typing.Callable[
     [str, UploadEntry], tuple[UploadWriter[Any, Any] | AsyncUploadWriter[Any, Any], Any]
 ]
 #: ``progress(name, entry, uploads)``: called when an entry's progress, ``done`` or errors
 #: change; ``uploads`` is the :class:`~uploadwriter.Uploads` holding the entry (typed
 #: ``Any`` here so that the configuration does not depend on the session).
-ProgressCallback: TypeAlias = Callable[[str, UploadEntry, Any], object]
+ProgressCallback: TypeAlias = typing.Callable[[str, UploadEntry, Any], object]
 #: ``validator(entry)``: the entry's errors (``None`` or an empty iterable when it is valid).
-ValidatorCallback: TypeAlias = Callable[[UploadEntry], object]
+ValidatorCallback: TypeAlias = typing.Callable[[UploadEntry], object]
 
 MaxEntriesMode: TypeAlias = Literal["selected", "total"]
 
@@ -64,8 +69,11 @@ def extension_type(ext: str) -> str | None:
     return mime
 
 
-def _filter(value: object) -> tuple[str, str | None]:
-    """Return ``(normalised filter, MIME type it implies)`` for one accept entry, or raise."""
+def _filter(value: object, *, hint: bool = True) -> tuple[str, str | None]:
+    """Return ``(normalised filter, MIME type it implies)`` for one accept entry, or raise.
+
+    ``hint``: say in the message which filter was probably meant, if any.
+    """
     if not isinstance(value, str):
         raise TypeError(
             f"accept entries must be strings; got {safe_repr(value)} "
@@ -89,20 +97,51 @@ def _filter(value: object) -> tuple[str, str | None]:
             'and "video/*". ' + _ACCEPT_HELP
         )
     if _MIME.fullmatch(spec) is None:
+        meant = _suggest(value) if hint else None
         raise ValueError(
             f'invalid accept filter {value!r}: expected a MIME type "type/subtype" without '
-            'parameters, or an extension starting with ".". ' + _ACCEPT_HELP
+            'parameters, or an extension starting with "."'
+            + (f" (did you mean {meant[0]!r}?)" if meant is not None and len(meant) == 1 else "")
+            + ". "
+            + _ACCEPT_HELP
         )
     return spec, spec
+
+
+def _suggest(text: str) -> list[str] | None:
+    """The accept list ``text`` was probably meant as (``"jpg, png"`` -> ``['.jpg', '.png']``).
+
+    None when some part of it is no filter even with a leading dot.
+    """
+    suggestion: list[str] = []
+    for part in re.split(r"[,\s]+", text.strip()):
+        if not part:
+            continue
+        candidates = [part] if part.startswith(".") or "/" in part else ["." + part, part]
+        for candidate in candidates:
+            try:
+                spec, _ = _filter(candidate, hint=False)
+            except ValueError:
+                continue
+            suggestion.append(spec)
+            break
+        else:
+            return None
+    return suggestion or None
 
 
 def _accept(value: object) -> Literal["any"] | tuple[str, ...]:
     if isinstance(value, str):
         if value == "any":
             return "any"
+        hint = _suggest(value)
         raise ValueError(
-            f"accept={value!r} is not allowed. {_ACCEPT_HELP} (put a single filter in a list: "
-            f"accept=[{value!r}])"
+            f"accept={value!r} is not allowed. {_ACCEPT_HELP}"
+            + (
+                f"; did you mean accept={hint!r}?"
+                if hint is not None
+                else ' (give a list, e.g. accept=[".jpg", "image/png"])'
+            )
         )
     if not isinstance(value, (list, tuple)):
         raise TypeError(

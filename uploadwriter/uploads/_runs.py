@@ -118,7 +118,9 @@ class EntryRun(_EntryRunBase[Uploader[Any, Any]]):
     updated and the ``progress`` callback runs if they changed. A failure is
     recorded on the entry before the driver's error propagates.
 
-    Raises (on entering):
+    Entering raises the errors below.
+
+    Raises:
         UnknownEntry: there is no such entry.
         EntryRefused: the entry has errors, was already started, or the upload
             has ``too_many_files``.
