@@ -46,7 +46,7 @@ KiB = 1024
 MiB = 1024 * KiB
 SIZES = (4 * KiB, 64_000, MiB)
 #: Chunks per run at each size (the 1 MiB runs are fewer: each write is long).
-CHUNKS = {4 * KiB: 2000, 64_000: 1000, MiB: 150}
+CHUNKS = {4 * KiB: 2000, 64_000: 1000, MiB: 300}
 
 Timing = tuple[float, float]  # wall, CPU seconds per round trip (or per chunk)
 
@@ -198,6 +198,11 @@ def adapters() -> dict[str, Callable[[TmpFileWriter], Any]]:
     except ImportError:  # an older checkout
         return found
     found["PipelinedWriter"] = PipelinedWriter
+
+    def pipelined_1mib(writer: TmpFileWriter) -> Any:
+        return PipelinedWriter(writer, max_queued=MiB)
+
+    found["PipelinedWriter, max_queued=1 MiB"] = pipelined_1mib
     return found
 
 

@@ -311,3 +311,71 @@ def test_raised_is_a_value() -> None:
 
 def _raise(exc: BaseException) -> None:
     raise exc
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_second_native_cancel_during_the_wait_is_delivered_once() -> None:
+    gate = Gate()
+    got: list[object] = []
+
+    async def call_then_sleep() -> None:
+        got.append(await run_in_worker(gate.call, "twice"))
+        await asyncio.sleep(SLOW)
+
+    task = asyncio.ensure_future(call_then_sleep())
+    await _until(gate.entered.is_set)
+    task.cancel()
+    await asyncio.sleep(0.05)  # the first cancel is caught; the task waits on, shielded
+    task.cancel()
+    await asyncio.sleep(0.05)
+    assert not task.done()
+    gate.opened.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert got == ["twice"]
+
+
+async def test_an_answer_set_before_the_wait_is_returned_at_once() -> None:
+    answer = handoff.answer_here()
+    assert answer is not None
+    answer.set("early")
+    assert await answer.wait() == "early"
+    other = handoff.answer_here()
+    assert other is not None
+    other.set("early too")
+    assert await other.wait_or_cancel() == "early too"
+
+
+def test_another_async_library_gets_no_answer() -> None:
+    import sniffio
+
+    token = sniffio.current_async_library_cvar.set("curio")
+    try:
+        assert handoff.answer_here() is None
+    finally:
+        sniffio.current_async_library_cvar.reset(token)
+
+
+def test_a_worker_taken_just_as_it_gives_up_runs_its_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The idle worker times out and waits for the pool's lock; meanwhile a
+    # call takes it off the idle list: it must stay and run the call.
+    monkeypatch.setattr(handoff, "IDLE_SECONDS", 0.05)
+    pool = handoff._Pool()
+    ran = threading.Event()
+
+    class Mark(handoff.Job):
+        def work(self) -> None:
+            ran.set()
+
+    pool.submit(Mark())
+    assert ran.wait(SLOW)
+    deadline = time.monotonic() + SLOW
+    while not pool._idle and time.monotonic() < deadline:
+        time.sleep(0.001)
+    ran.clear()
+    with pool._lock:
+        worker = pool._idle.pop()
+        time.sleep(0.2)  # the worker times out, and waits for this lock
+    worker.queue.put(Mark())
+    assert ran.wait(SLOW)
+    assert pool._count == 1

@@ -18,9 +18,12 @@ import uploadwriter
 from uploadwriter import _variant
 
 _REPORT = """
-import json, sys, uploadwriter, uploadwriter._variant as v
+import json, os, sys, uploadwriter, uploadwriter._variant as v
 mods = {n: sys.modules["uploadwriter." + n].__file__ for n in v.COMPILED}
-print(json.dumps({"compiled": v.compiled(), "files": mods}))
+if v.requested_pure():  # asking twice installs one finder
+    v.force_pure_python(os.path.dirname(uploadwriter.__file__))
+finders = sum(isinstance(f, v._SourceFinder) for f in sys.meta_path)
+print(json.dumps({"compiled": v.compiled(), "files": mods, "finders": finders}))
 """
 
 
@@ -59,6 +62,7 @@ def test_the_environment_variable_forces_every_module_to_pure_python(value: str)
     files = report["files"]
     assert isinstance(files, dict)
     assert all(str(path).endswith(".py") for path in files.values())
+    assert report["finders"] == 1
 
 
 @pytest.mark.parametrize("value", ["", "0"])
@@ -74,3 +78,35 @@ def test_the_source_finder_only_answers_for_the_compiled_modules() -> None:
     spec = finder.find_spec("uploadwriter.reducer", None)
     assert spec is not None
     assert str(spec.origin).endswith("reducer.py")
+
+
+def test_the_records_are_immutable_values_in_this_variant() -> None:
+    from uploadwriter.reducer import Ending, Limits
+
+    limits = Limits(10, 20, 10, resumable=True)
+    ending = Ending(None, None, None, "close failed")
+    for record, name in ((limits, "limit"), (limits, "resumable"), (ending, "later_failure")):
+        with pytest.raises(AttributeError):
+            setattr(record, name, None)
+    assert (limits.expected_size, limits.max_size, limits.limit, limits.resumable) == (
+        10,
+        20,
+        10,
+        True,
+    )
+    assert limits == Limits(10, 20, 10, True)
+    assert hash(limits) == hash(Limits(10, 20, 10, True))
+    assert limits != (10, 20, 10, True)
+    assert ending == Ending(later_failure="close failed")
+    assert ending != Ending()
+    assert ending != "close failed"
+    assert hash(ending) == hash(Ending(later_failure="close failed"))
+    assert repr(limits) == "Limits(expected_size=10, max_size=20, limit=10, resumable=True)"
+    assert repr(ending) == (
+        "Ending(requested=None, close_reason=None, failure=None, later_failure='close failed')"
+    )
+    match ending:
+        case Ending(None, None, None, later):
+            assert later == "close failed"
+        case _:  # pragma: no cover - the pattern above must match
+            pytest.fail("Ending lost its match args")

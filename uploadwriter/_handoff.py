@@ -200,7 +200,7 @@ class _AsyncioAnswer(Answer):
 
 def _uncancel(task: asyncio.Task[Any]) -> None:
     uncancel = getattr(task, "uncancel", None)  # Python 3.11+
-    if uncancel is not None:
+    if uncancel is not None:  # pragma: no branch - Python 3.10 has no uncancel()
         uncancel()
 
 
@@ -256,7 +256,7 @@ def answer_here() -> Answer | None:
     # What sniffio.current_async_library() does, in the order it does it, with
     # asyncio's loop looked up only once.
     sniffio = sys.modules.get("sniffio")  # trio needs it, so trio imported it
-    if sniffio is not None:
+    if sniffio is not None:  # pragma: no branch - absent only where trio is not installed
         name = sniffio.thread_local.name or sniffio.current_async_library_cvar.get()
         if name == "trio":
             return _TrioAnswer(sys.modules["trio"].lowlevel)
@@ -341,7 +341,7 @@ def submit(job: Job) -> None:
     _pool.submit(job)
 
 
-def _new_pool() -> None:
+def _new_pool() -> None:  # pragma: no cover - runs in a forked child, which exits unmeasured
     # In a forked child only the forking thread exists: the parent's workers
     # (and any lock one of them held) are not there.
     global _pool

@@ -200,7 +200,7 @@ class Pipeline(Job, Generic[S]):
         answer = answer_here()
         assert answer is not None  # init checked the loop
         with self._lock:
-            if self._has_room(size):
+            if self._has_room(size):  # pragma: no cover - the worker emptied it just now
                 return
             self._room = answer
             self._need = size

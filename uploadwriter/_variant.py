@@ -59,7 +59,5 @@ def force_pure_python(directory: str) -> None:
 
 def compiled() -> bool:
     """Whether the compiled modules run (rather than their pure-Python sources)."""
-    module = sys.modules.get(f"{_PACKAGE}.reducer")
-    if module is None:
-        module = importlib.import_module(f"{_PACKAGE}.reducer")
+    module = importlib.import_module(f"{_PACKAGE}.reducer")
     return not (module.__file__ or "").endswith(".py")
