@@ -98,6 +98,8 @@ _EXTERNAL_MODULES = [
     "pathlib",
     "socket",
     "ssl",
+    # uploadwriter.web's signatures: Starlette's Request, Response, Starlette.
+    "starlette",
     "tempfile",
     "threading",
     "types",
@@ -126,6 +128,8 @@ nitpick_ignore = [
     # being read, an S3 part already sent, a hashlib object (hashlib's own type
     # is private too).
     ("py:class", "Response"),
+    # Starlette's Request, named bare in uploadwriter.web's Endpoint alias.
+    ("py:class", "Request"),
     ("py:class", "uploadwriter.writers._forward.Response"),
     ("py:class", "uploadwriter.writers._s3calls.Part"),
     ("py:class", "uploadwriter.writers._hash._Hash"),

@@ -103,13 +103,21 @@ def test_version_is_a_string() -> None:
     assert uploadwriter.__version__.count(".") >= 1
 
 
-ERRORS = sorted(
-    (
+def _exported_errors(module: types.ModuleType, defined_in: str | None = None) -> list[type]:
+    return [
         value
-        for name in uploadwriter.__all__
-        if inspect.isclass(value := getattr(uploadwriter, name))
+        for name in module.__all__
+        if inspect.isclass(value := getattr(module, name))
         and issubclass(value, BaseException)
-    ),
+        and (defined_in is None or value.__module__ == defined_in)
+    ]
+
+
+# The web layer's errors (its _errors module: the upload failures it answers)
+# are exported from uploadwriter.web, which needs its extra.
+ERRORS = sorted(
+    _exported_errors(uploadwriter)
+    + _exported_errors(uploadwriter.web, defined_in="uploadwriter.web._errors"),
     key=lambda cls: cls.__name__,
 )
 

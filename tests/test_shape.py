@@ -297,7 +297,7 @@ async def test_every_layer_agrees_on_what_an_async_writer_is() -> None:
     # One test (is_async_writer) decides, for the driver, the uploads layer and
     # the testing kit alike: an init that is an object with an async __call__
     # is async everywhere.
-    from uploadwriter.testing._run import make_spec
+    from uploadwriter.testing._spec import make_spec
 
     writer = SimpleNamespace(
         init=AsyncCallable(Ok(b"")),

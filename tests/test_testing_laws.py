@@ -9,6 +9,8 @@ import hashlib
 import io
 import math
 import os
+import subprocess
+import sys
 import types
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,8 +33,10 @@ from uploadwriter.testing import (
     open_fds,
     replay,
 )
-from uploadwriter.testing._laws import describe_change, fingerprint, short
-from uploadwriter.testing._run import AsyncProxy, Recorder, make_spec
+from uploadwriter.testing._laws import short
+from uploadwriter.testing._recorder import AsyncProxy, Recorder
+from uploadwriter.testing._snapshot import describe_change, fingerprint, render, shown
+from uploadwriter.testing._spec import Hooks, make_spec
 
 TESTS = frozenset({"tests"})
 
@@ -184,7 +188,7 @@ def test_short_cuts_long_reprs() -> None:
 
 
 def test_an_async_callback_that_returns_no_awaitable_is_law_a() -> None:
-    spec = make_spec(zoo.AsyncMemoryWriter(), {})
+    spec = make_spec(zoo.AsyncMemoryWriter(), {}, Hooks())
     recorder = Recorder(spec)
     proxy = AsyncProxy(zoo.MemoryWriter(), recorder)  # sync callbacks behind an async face
 
@@ -279,7 +283,7 @@ def test_the_public_surface_is_what_all_says() -> None:
     public = {name for name in dir(testing) if not name.startswith("_")}
     assert public == set(testing.__all__)
     assert isinstance(testing.__all__, tuple)
-    for name in set(testing.__all__) - {"LAWS"}:
+    for name in set(testing.__all__) - {"LAWS", "CLOSE_PATHS"}:
         assert getattr(testing, name).__module__.startswith("uploadwriter.testing"), name
     assert sorted(testing.LAWS) == list("abcdefg")
 
@@ -289,3 +293,171 @@ def test_every_error_class_says_when_it_is_raised() -> None:
         assert error.__doc__ is not None
         assert error.__doc__.startswith("Raised ")
     assert issubclass(WriterLawError, AssertionError)
+
+
+# --- the report shows states as the calls saw and returned them (issue 10, item 8) ----------
+
+
+class ReprListState:
+    """A mutable state with a repr that shows its contents."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def __repr__(self) -> str:
+        return f"ReprListState(chunks={self.chunks!r})"
+
+
+class ReprMutatingWriter(zoo.MutatingWriter):
+    def init(self, opts: Any) -> Any:
+        return Ok(ReprListState())
+
+
+def test_the_call_log_shows_each_state_as_it_was_then() -> None:
+    with pytest.raises(WriterLawError) as info:
+        replay(ReprMutatingWriter(), {}, EventStream([Chunk(b"abc"), Done()]))
+    message = str(info.value)
+    # init returned an empty list; write_chunk then appended to it.
+    assert "    init({}) -> Ok(state=ReprListState(chunks=[]))\n" in message
+    assert (
+        "    write_chunk(<3 bytes>, ReprListState(chunks=[])) -> "
+        "Ok(state=ReprListState(chunks=[b'abc']))\n"
+    ) in message
+
+
+def test_a_state_without_a_repr_is_shown_from_its_snapshot_once_it_changed() -> None:
+    with pytest.raises(WriterLawError) as info:
+        replay(zoo.MutatingWriter(), {}, EventStream([Chunk(b"abc"), Done()]))
+    message = str(info.value)
+    assert "    init({}) -> Ok(state=ListState(chunks=[]))\n" in message
+    assert (
+        "write_chunk(<3 bytes>, ListState(chunks=[])) -> Ok(state=<tests.zoo.ListState" in message
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (Box([1, 2]), "Box(items=[1, 2], label='box')"),
+        ({"a": (1,), "b": ()}, "{'a': (1,), 'b': ()}"),
+        (collections.deque([1]), "deque([1])"),
+        (frozenset({2, 1}), "frozenset({1, 2})"),
+        (Mutable(math.nan), "Mutable(value=nan)"),
+        (Mutable(hashlib.sha256()), "Mutable(value=<HASH with digest e3b0c44298fc1c14…>)"),
+        (Mutable(io.BytesIO()), "Mutable(value=<BytesIO>)"),
+        (collections.OrderedDict(a=1), "OrderedDict({'a': 1})"),
+    ],
+)
+def test_a_snapshot_is_written_out_like_a_repr(value: object, text: str) -> None:
+    assert render(fingerprint(value, TESTS)) == text
+
+
+def test_a_large_snapshot_is_cut() -> None:
+    text = render(fingerprint(list(range(10_000))), limit=50)
+    assert len(text) < 80
+    assert text.endswith("…]")
+    assert shown([1, 2, 3], fingerprint([1]), TESTS, limit=4) == "[1]"
+    assert shown(list(range(100)), fingerprint([0] * 100), TESTS, limit=10) == "[0, 0, 0,…"
+
+
+# --- EventStream's failing write ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"fail_raises": True}, ValueError, "fail_raises=True needs fail_write_at"),
+        (
+            {"fail_write_at": 0, "fail_reason": "disk", "fail_raises": True},
+            TypeError,
+            "with fail_raises=True, fail_reason must be an exception to raise, not 'disk'",
+        ),
+        ({"fail_raises": 1}, TypeError, "fail_raises must be True or False, not 1"),
+    ],
+)
+def test_a_raising_write_needs_an_exception_and_an_index(
+    kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        EventStream([Chunk(b"x")], **kwargs)
+
+
+# --- without Hypothesis (issue 10, item 9) -----------------------------------------------
+
+
+def test_importing_the_kit_without_hypothesis_says_what_to_install() -> None:
+    code = (
+        "import sys; sys.modules['hypothesis'] = None\n"
+        "try:\n    import uploadwriter.testing\n"
+        "except ImportError as exc:\n    print(type(exc).__name__, exc.name, exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.stdout.strip() == (
+        "ModuleNotFoundError hypothesis uploadwriter.testing needs Hypothesis, which is not "
+        "installed: pip install 'uploadwriter[testing]'"
+    )
+
+
+def test_another_missing_module_is_not_blamed_on_hypothesis() -> None:
+    code = "import sys; sys.modules['hypothesis.strategies'] = None\nimport uploadwriter.testing\n"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1
+    assert "pip install" not in result.stderr
+
+
+def test_a_large_state_is_written_out_from_its_snapshot_not_repr() -> None:
+    class Loud:
+        def __repr__(self) -> str:
+            raise AssertionError("repr of a large state")
+
+    big = Mutable((bytes(10_000), Loud()))
+    text = shown(big, fingerprint(big, TESTS), TESTS, limit=60)
+    assert text.startswith("Mutable(value=(b'\\x00\\x00")
+    assert len(text) == 60
+    small = Mutable(1)
+    assert shown(small, fingerprint(small, TESTS), TESTS, limit=60) == "Mutable(value=1)"
+
+
+def test_a_snapshot_with_a_budget_stops_and_says_so() -> None:
+    snapshot = fingerprint(list(range(1000)), budget=5)
+    assert render(snapshot) == "[0, 1, 2, 3, …]"
+    assert fingerprint(list(range(1000)), budget=5) == snapshot
+    assert render(fingerprint(Box([1, 2, 3]), TESTS, budget=3)) == "Box(items=[1, …], …)"
+    assert render(fingerprint({"a": 1, "b": 2}, budget=2)) == "{'a': 1, …}"
+    assert render(fingerprint([1], budget=0)) == "…"
+
+
+class KeepsOnDiscardWriter(zoo.ForgetsOnErrorWriter):
+    def discard(self, state: zoo.FileState) -> None:
+        pass  # the bug: the completed upload's file stays
+
+
+def test_a_discard_hook_that_releases_nothing_is_law_f(tmp_path: Path) -> None:
+    with pytest.raises(WriterLawError) as info:
+        replay(
+            KeepsOnDiscardWriter(),
+            {"dir": str(tmp_path)},
+            EventStream([Chunk(b"abc"), Done()]),
+            leaks=lambda: files_in(tmp_path),
+        )
+    assert info.value.law == "f"
+    message = str(info.value)
+    assert "\n    discard(FileState(path=" in message
+    assert ") -> None\n" in message
+    assert "consume=" not in message  # the writer has a discard hook: no hint to add one
+
+
+def test_no_event_loop_is_running_here() -> None:
+    from uploadwriter.testing._check import _in_event_loop
+
+    assert not _in_event_loop()
+    saved = sys.modules.pop("trio", None)
+    try:
+        assert not _in_event_loop()
+    finally:
+        if saved is not None:
+            sys.modules["trio"] = saved

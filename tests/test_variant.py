@@ -110,3 +110,20 @@ def test_the_records_are_immutable_values_in_this_variant() -> None:
             assert later == "close failed"
         case _:  # pragma: no cover - the pattern above must match
             pytest.fail("Ending lost its match args")
+
+
+def test_what_left_the_compiled_modules_still_checks_its_input() -> None:
+    # start() and SavedUpload stay Python (see _start.py and _saved.py): their
+    # own checks run, with their own messages, in either variant.
+    from uploadwriter import SavedUpload
+    from uploadwriter.reducer import start
+
+    with pytest.raises(TypeError, match="resumable must be True or False"):
+        start(resumable="yes")  # type: ignore[arg-type]  # the mistake under test
+    for data, message in (
+        (42, "no writer part"),
+        ({"writer": 1}, "its size is missing"),
+        ({"writer": 1, "size": -1}, "size is -1"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            SavedUpload.from_dict(data)

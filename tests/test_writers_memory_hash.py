@@ -120,9 +120,11 @@ class TrackedMemoryWriter(MemoryWriter):
 
 def test_memory_passes_check_writer_and_holds_nothing_after() -> None:
     writer = TrackedMemoryWriter()
-    assert check_writer(
+    report = check_writer(
         writer, MemoryOpts(), settings=FEW, leaks=writer.held, consume=writer.consume
     )
+    assert report.uploads > 0
+    assert not report.paths_missed
 
 
 def test_memory_through_inline_writer_passes_check_writer() -> None:

@@ -291,6 +291,56 @@ class AsyncFdLeakWriter:
         return Ok(state)
 
 
+class ForgetsOnErrorWriter:
+    """Law f, on one close path: removes its file on ``Cancel()``, forgets to on ``Error(...)``.
+
+    The bug of issue 14: a random search reaches a failed write on most runs,
+    not all; the check's fixed uploads reach it on every run.
+    """
+
+    def init(self, opts: Any) -> Ok[FileState] | Err[None]:
+        path = os.path.join(opts["dir"], f"upload-{next(_counter)}")
+        return Ok(FileState(path, os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)))
+
+    def meta(self, state: FileState) -> Mapping[str, object]:
+        return {"path": state.path}
+
+    def write_chunk(self, data: bytes, state: FileState) -> Ok[FileState] | Err[FileState]:
+        os.write(state.fd, data)
+        return Ok(state)
+
+    def close(self, state: FileState, reason: CloseReason) -> Ok[FileState] | Err[FileState]:
+        os.close(state.fd)
+        if reason == Cancel():
+            os.remove(state.path)
+        return Ok(state)
+
+    def discard(self, state: FileState) -> None:
+        os.remove(state.path)
+
+
+class AsyncForgetsOnErrorWriter:
+    """:class:`ForgetsOnErrorWriter` with async callbacks."""
+
+    def __init__(self) -> None:
+        self._sync = ForgetsOnErrorWriter()
+
+    async def init(self, opts: Any) -> Ok[FileState] | Err[None]:
+        return self._sync.init(opts)
+
+    def meta(self, state: FileState) -> Mapping[str, object]:
+        return self._sync.meta(state)
+
+    async def write_chunk(self, data: bytes, state: FileState) -> Ok[FileState] | Err[FileState]:
+        return self._sync.write_chunk(data, state)
+
+    async def close(self, state: FileState, reason: CloseReason) -> Ok[FileState] | Err[FileState]:
+        return self._sync.close(state, reason)
+
+    def discard(self, state: FileState) -> None:
+        self._sync.discard(state)
+
+
 # --- law g: the writer's own invariant ----------------------------------------
 
 
@@ -329,14 +379,18 @@ class MixedWriter(MemoryWriter):
 
 
 class FlakyWriter(MemoryWriter):
-    """Breaks law d on its third write ever, and never again: Hypothesis cannot replay it."""
+    """Breaks law d on its first write of more than 100 bytes, and never again.
+
+    The check's fixed uploads write a few bytes at a time, so Hypothesis finds
+    it, and then cannot make it fail again.
+    """
 
     def __init__(self) -> None:
-        self.writes = 0
+        self.failed = False
 
     def write_chunk(self, data: bytes, state: Mem) -> Ok[Mem] | Err[Mem]:
-        self.writes += 1
-        if self.writes == 3:
+        if len(data) > 100 and not self.failed:
+            self.failed = True
             raise RuntimeError("once")
         return super().write_chunk(data, state)
 
@@ -353,6 +407,27 @@ class UnresolvableOptsWriter(MemoryWriter):
 
     def init(self, opts: NoSuchOpts) -> Ok[Mem] | Err[None]:  # type: ignore[name-defined]  # noqa: F821
         return Ok(Mem())
+
+
+class MappingOptsWriter(MemoryWriter):
+    """Annotates its opts with a parameterised ``Mapping``, as the README's Sha256Writer."""
+
+    def init(self, opts: Mapping[str, object]) -> Ok[Mem] | Err[None]:
+        return Ok(Mem(total=0 * len(opts)))
+
+
+class PastSixMiBWriter(MemoryWriter):
+    """Law d, only past 6 MiB: a part buffer that overflows once more than 6 MiB was written.
+
+    Keeps only the byte count, so multi-megabyte uploads cost it nothing.
+    """
+
+    LIMIT = 6 * 2**20
+
+    def write_chunk(self, data: bytes, state: Mem) -> Ok[Mem] | Err[Mem]:
+        if state.total + len(data) > self.LIMIT:
+            raise BufferOverflow(f"part buffer overflow at {state.total + len(data)} bytes")
+        return Ok(Mem((), state.total + len(data)))
 
 
 class DictOptsWriter(MemoryWriter):

@@ -12,7 +12,8 @@ def _hypothesis_setup_hook() -> None:
     from hypothesis import strategies as st
 
     from .._events import Chunk, Error
-    from ._strategies import EventStream, chunks, error_reasons, event_streams
+    from ._strategies import chunks, error_reasons
+    from ._streams import EventStream, event_streams
 
     st.register_type_strategy(Chunk, chunks())
     st.register_type_strategy(Error, st.builds(Error, error_reasons()))

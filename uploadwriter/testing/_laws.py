@@ -1,35 +1,20 @@
-"""The laws a writer must keep, the error that reports a broken one, and state snapshots."""
+"""The laws a writer must keep, and the errors that report a broken one."""
 
 from __future__ import annotations
 
-import array
-import collections
-import dataclasses
-import datetime
-import decimal
-import enum
-import fractions
-import io
-import math
-import pathlib
-import socket
 import types
-import uuid
 from collections.abc import Mapping
-from typing import Any, cast
-
-import attrs
 
 from .._errors import safe_repr
 
-__all__ = ("LAWS", "InitRefused", "WriterLawError", "describe_change", "fingerprint", "short")
+__all__ = ("LAWS", "InitRefused", "WriterLawError", "short")
 
 LAWS: Mapping[str, str] = types.MappingProxyType(
     {
         "a": "init, write_chunk and close return Ok or Err (an async writer: awaitables of them)",
         "b": "a callback never mutates the state (or, for init, the opts) it is given",
         "c": "meta returns a mapping, and an equal one each time it is asked about the same state",
-        "d": "no exception escapes init, write_chunk or meta",
+        "d": "no exception escapes init, write_chunk, meta or discard",
         "e": "close accepts every reason, Done(), Cancel() and Error(anything): it never "
         "raises, and answers Ok to Cancel() and Error(...)",
         "f": "nothing is left open after an upload (what leaks= returns does not grow)",
@@ -60,163 +45,3 @@ def short(value: object, limit: int = 160) -> str:
     """``repr(value)``, never raising, cut to ``limit`` characters."""
     text = safe_repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-# --- snapshots of a state, to see whether a callback mutated it (law b) -----
-#
-# A snapshot ("fingerprint") is a tree of tuples holding only immutable
-# values, so two snapshots of the same object compare equal exactly when
-# nothing inside it changed. ``copy.deepcopy`` would not do: objects without
-# ``__eq__`` compare by identity, so every copy would look changed, and open
-# files cannot be copied at all.
-#
-# What is looked inside: attrs classes, dataclasses, builtin containers,
-# bytearray, and plain objects of the writer's own package. Resources a state
-# may reference (files, sockets, clients of other libraries) are compared by
-# identity only: writing to a referenced file is not mutating the state.
-
-_LEAF_TYPES = (
-    type(None),
-    bool,
-    int,
-    float,
-    complex,
-    str,
-    bytes,
-    range,
-    enum.Enum,
-    decimal.Decimal,
-    fractions.Fraction,
-    datetime.date,
-    datetime.time,
-    datetime.timedelta,
-    uuid.UUID,
-    pathlib.PurePath,
-    type(Ellipsis),
-)
-_RESOURCE_TYPES = (io.IOBase, socket.socket, type, types.ModuleType, types.FunctionType)
-_MAX_DEPTH = 60
-
-Fingerprint = tuple[Any, ...]
-
-
-def _package(obj: object) -> str:
-    return (getattr(type(obj), "__module__", None) or "").partition(".")[0]
-
-
-def fingerprint(value: object, packages: frozenset[str] = frozenset()) -> Fingerprint:
-    """Return an immutable snapshot of ``value``; plain objects are looked inside if their
-    class comes from one of ``packages`` (top-level package names)."""
-    return _fingerprint(value, packages, set(), 0)
-
-
-def _fingerprint(  # noqa: PLR0911 - one return per kind of value
-    value: object, packages: frozenset[str], active: set[int], depth: int
-) -> Fingerprint:
-    kind = type(value).__qualname__
-    if isinstance(value, float) and math.isnan(value):
-        return ("nan",)
-    if isinstance(value, _LEAF_TYPES):
-        return ("leaf", kind, value)
-    if isinstance(value, bytearray):
-        return ("leaf", kind, bytes(value))
-    if isinstance(value, memoryview):
-        try:
-            return ("leaf", kind, value.tobytes())
-        except ValueError:  # released
-            return ("leaf", kind, None)
-    if isinstance(value, _RESOURCE_TYPES) or (callable(value) and not attrs.has(type(value))):
-        return ("id", kind, id(value))
-    if id(value) in active:
-        return ("cycle", kind)
-    if depth > _MAX_DEPTH:
-        return ("deep", kind)
-    active.add(id(value))
-    try:
-        return _inside(value, kind, packages, active, depth + 1)
-    finally:
-        active.discard(id(value))
-
-
-def _inside(  # noqa: PLR0911 - one return per kind of container
-    value: object, kind: str, packages: frozenset[str], active: set[int], depth: int
-) -> Fingerprint:
-    def fp(item: object) -> Fingerprint:
-        return _fingerprint(item, packages, active, depth)
-
-    if attrs.has(type(value)):
-        fields = attrs.fields(cast(Any, type(value)))
-        return ("obj", kind, tuple((f.name, fp(getattr(value, f.name, None))) for f in fields))
-    if dataclasses.is_dataclass(value):
-        fields = dataclasses.fields(value)
-        return ("obj", kind, tuple((f.name, fp(getattr(value, f.name, None))) for f in fields))
-    if isinstance(value, Mapping):
-        return ("map", kind, tuple((k, fp(v)) for k, v in value.items()))
-    if isinstance(value, (list, tuple, collections.deque, array.array)):
-        return ("seq", kind, tuple(fp(item) for item in value))
-    if isinstance(value, (set, frozenset)):
-        return ("set", kind, frozenset(fp(item) for item in value))
-    digest = _digest(value)
-    if digest is not None:
-        return ("hash", kind, digest)
-    if _package(value) in packages or isinstance(value, types.SimpleNamespace):
-        attributes = dict(getattr(value, "__dict__", {}))
-        for cls in type(value).__mro__:
-            for name in getattr(cls, "__slots__", ()):
-                if name not in attributes and hasattr(value, name):
-                    attributes[name] = getattr(value, name)
-        return ("obj", kind, tuple((k, fp(v)) for k, v in sorted(attributes.items())))
-    return ("id", kind, id(value))
-
-
-def _digest(value: object) -> str | None:
-    # hashlib objects: a state that feeds its own hasher is mutating it.
-    hexdigest = getattr(value, "hexdigest", None)
-    if hexdigest is None or not hasattr(value, "update") or not callable(hexdigest):
-        return None
-    try:
-        result = hexdigest()
-    except TypeError:  # shake_* need a length
-        result = hexdigest(32)
-    return result if isinstance(result, str) else None
-
-
-def describe_change(  # noqa: PLR0911 - one return per kind of difference
-    before: Fingerprint, after: Fingerprint, path: str = "state"
-) -> str:
-    """Say where ``after`` first differs from ``before``, e.g. ``state.total: 0 -> 5``."""
-    if before[0] != after[0] or before[1] != after[1]:
-        return f"{path}: {_show(before)} -> {_show(after)}"
-    tag = before[0]
-    if tag in ("obj", "map"):
-        old, new = dict(before[2]), dict(after[2])
-        for key in [*old, *(k for k in new if k not in old)]:
-            where = f"{path}.{key}" if tag == "obj" else f"{path}[{short(key, 40)}]"
-            if key not in new:
-                return f"{where}: removed"
-            if key not in old:
-                return f"{where}: added, {_show(new[key])}"
-            if old[key] != new[key]:
-                return describe_change(old[key], new[key], where)
-    if tag == "seq":
-        old_items, new_items = before[2], after[2]
-        for i, (a, b) in enumerate(zip(old_items, new_items, strict=False)):
-            if a != b:
-                return describe_change(a, b, f"{path}[{i}]")
-        return f"{path}: {len(old_items)} items -> {len(new_items)} items"
-    return f"{path}: {_show(before)} -> {_show(after)}"
-
-
-def _show(fp: Fingerprint) -> str:
-    tag = fp[0]
-    if tag == "leaf":
-        return short(fp[2], 60)
-    if tag == "hash":
-        return f"<{fp[1]} with digest {fp[2][:16]}…>"
-    if tag == "seq":
-        return f"<{fp[1]} of {len(fp[2])} items>"
-    if tag == "map":
-        return f"<{fp[1]} of {len(fp[2])} keys>"
-    if tag == "nan":
-        return "nan"
-    return f"<{fp[1]}>"

@@ -12,8 +12,10 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 from .._events import Chunk, Done, Event
 from ._laws import WriterLawError
-from ._run import AsyncRun, Consume, Invariant, Leaks, Spec, SyncRun, make_spec
-from ._strategies import DEFAULT_MAX_CHUNK_SIZE, error_reasons, events
+from ._report import AS_SENT
+from ._run import AsyncRun, SyncRun
+from ._spec import Consume, Hooks, Invariant, Leaks, Spec, make_spec
+from ._strategies import DEFAULT_MAX_CHUNK_SIZE, error_reasons, events, exception_reasons
 
 __all__ = ("WriterMachine", "writer_machine")
 
@@ -31,7 +33,7 @@ class WriterMachine(RuleBasedStateMachine):
 
     Rules start an upload (with or without an expected size and a limit),
     send chunks, ``Done()`` and ``Cancel()`` in any order, make the next write
-    fail, complete the upload properly, or finish it. Build one with
+    answer ``Err`` or raise, complete the upload properly, or finish it. Build one with
     :func:`writer_machine`, or subclass and set the class attributes
     ``writer`` and ``opts`` (and optionally the hooks ``leaks``,
     ``invariant``, ``consume`` and ``backend`` of :func:`check_writer`); its ``TestCase`` is
@@ -53,14 +55,10 @@ class WriterMachine(RuleBasedStateMachine):
                 f"{cls.__name__} has no writer: set the class attributes writer and opts, "
                 "or build the class with writer_machine(writer, opts)"
             )
-        self._spec: Spec = make_spec(
-            cls.writer,
-            cls.opts,
-            leaks=cls.leaks,
-            invariant=cls.invariant,
-            consume=cls.consume,
-            backend=cls.backend,
+        hooks = Hooks(
+            leaks=cls.leaks, invariant=cls.invariant, consume=cls.consume, backend=cls.backend
         )
+        self._spec: Spec = make_spec(cls.writer, cls.opts, hooks)
         self._run: SyncRun | AsyncRun | None = None
         self._broken = False
         self._exits = contextlib.ExitStack()
@@ -68,7 +66,8 @@ class WriterMachine(RuleBasedStateMachine):
         if self._spec.asynchronous:
             # One event loop, in a thread, for the whole run of the machine:
             # an async writer may keep loop-bound objects across uploads.
-            self._portal = self._exits.enter_context(start_blocking_portal(self._spec.backend))
+            portal = start_blocking_portal(self._spec.hooks.backend)
+            self._portal = self._exits.enter_context(portal)
 
     def _call(self, run: SyncRun | AsyncRun, name: str, *args: object) -> Any:
         # Async runs are driven through the portal's loop, sync ones directly.
@@ -90,7 +89,9 @@ class WriterMachine(RuleBasedStateMachine):
     def start_upload(self, sized: bool, size: int, limit: int | None) -> None:
         """Start an upload (``init``), with or without an expected size and a limit."""
         kind = AsyncRun if self._spec.asynchronous else SyncRun
-        run = kind(self._spec, expected_size=size if sized else None, max_size=limit)
+        run = kind(
+            self._spec, origin=AS_SENT, expected_size=size if sized else None, max_size=limit
+        )
         if self._call(run, "start"):
             self._run = run
             return
@@ -120,9 +121,14 @@ class WriterMachine(RuleBasedStateMachine):
     def fail_next_write(self, reason: object) -> None:
         """Make the writer's next ``write_chunk`` answer ``Err(reason, state)``."""
         assert self._run is not None
-        recorder = self._run.recorder
-        recorder.fail_write_at = recorder.writes
-        recorder.fail_reason = reason
+        self._run.recorder.faults.fail_next(reason)
+
+    @precondition(_is_open)
+    @rule(exception=exception_reasons())
+    def raise_in_next_write(self, exception: Exception) -> None:
+        """Make the writer's next ``write_chunk`` raise ``exception`` (the writer is not called)."""
+        assert self._run is not None
+        self._run.recorder.faults.fail_next(exception, raises=True)
 
     @precondition(_is_open)
     @rule()
@@ -168,10 +174,8 @@ def writer_machine(
         TypeError: ``writer`` is not an upload writer, or a hook is not callable.
         ValueError: ``backend`` is not ``"asyncio"`` or ``"trio"``.
     """
-    spec = make_spec(
-        writer, opts, leaks=leaks, invariant=invariant, consume=consume, backend=backend
-    )
-    name = type(spec.writer).__name__
+    hooks = Hooks(leaks=leaks, invariant=invariant, consume=consume, backend=backend)
+    name = type(make_spec(writer, opts, hooks).writer).__name__
 
     class Machine(WriterMachine):
         pass
