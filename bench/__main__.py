@@ -274,6 +274,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)
+    if args.smoke:
+        # The other two benchmarks, tiny, so that CI checks they run too.
+        from . import core, handoff
+
+        handoff.main(["--smoke"])
+        core.main(["--smoke"])
+    else:
+        print(
+            "\n(the thread handoff: python -m bench.handoff; "
+            "compiled and pure Python: python -m bench.core)"
+        )
     return 0
 
 

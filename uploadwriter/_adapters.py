@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Generic, TypeVar, cast
 
-import anyio
-import anyio.to_thread
-import attrs
-
 from ._events import CloseReason
+from ._handoff import run_in_worker
 from ._protocols import ResumableWriter, UploadWriter, check_writer_shape, discard
 from ._results import Err, Ok
 
@@ -17,7 +14,6 @@ __all__ = ("InlineWriter", "ThreadedWriter")
 
 O = TypeVar("O")  # noqa: E741 - the writer's opts type, as in the protocol
 S = TypeVar("S")
-T = TypeVar("T")
 
 
 def _resumable(writer: object) -> bool:
@@ -29,35 +25,19 @@ def _resumable_writer(writer: UploadWriter[O, S]) -> ResumableWriter[O, S, objec
     return cast("ResumableWriter[O, S, object]", writer)
 
 
-@attrs.frozen
-class _Raised:
-    """An exception raised by a synchronous callback in a worker thread, carried back as a value."""
-
-    exc: BaseException
-
-
-def _capture(fn: Callable[..., T], *args: object) -> T | _Raised:
-    # Every exception, GeneratorExit and KeyboardInterrupt included, crosses
-    # the thread boundary as a value: the event loop's machinery never sees
-    # it raised in its own frames; it is raised again in the awaiting task.
-    try:
-        return fn(*args)
-    except BaseException as exc:  # noqa: BLE001 - re-raised by _in_thread
-        return _Raised(exc)
-
-
-async def _in_thread(fn: Callable[..., T], *args: object) -> T:
-    result = await anyio.to_thread.run_sync(_capture, fn, *args)
-    if isinstance(result, _Raised):
-        raise result.exc
-    return result
-
-
 class ThreadedWriter(Generic[O, S]):
     """Use a synchronous writer with :class:`AsyncUploader`: each callback runs in a worker thread.
 
-    For writers that block (files, network). A callback already running in its
-    thread is not abandoned on cancellation: it finishes, and its answer counts.
+    For writers that block (files, network). Each call is handed to a worker
+    thread of a small pool shared by every event loop of the process, and its
+    answer awaited: one thread round trip per call. Calls of one upload never
+    overlap (the driver awaits each), but may run on different threads.
+
+    A callback already running in its thread is not abandoned on cancellation:
+    the task waits for it, its answer counts, and the cancellation is
+    delivered at the task's next checkpoint. An exception the callback raises
+    (``GeneratorExit`` and ``KeyboardInterrupt`` too) is raised again in the
+    awaiting task, where the driver hands it to the reducer (L11).
     """
 
     __slots__ = ("writer",)
@@ -70,7 +50,7 @@ class ThreadedWriter(Generic[O, S]):
 
     async def init(self, opts: O) -> Ok[S] | Err[None]:
         """Run the wrapped ``init`` in a worker thread."""
-        return await _in_thread(self.writer.init, opts)
+        return await run_in_worker(self.writer.init, opts)
 
     def meta(self, state: S) -> Mapping[str, object]:
         """Call the wrapped ``meta`` directly."""
@@ -78,11 +58,11 @@ class ThreadedWriter(Generic[O, S]):
 
     async def write_chunk(self, data: bytes, state: S) -> Ok[S] | Err[S]:
         """Run the wrapped ``write_chunk`` in a worker thread."""
-        return await _in_thread(self.writer.write_chunk, data, state)
+        return await run_in_worker(self.writer.write_chunk, data, state)
 
     async def close(self, state: S, reason: CloseReason) -> Ok[S] | Err[S]:
         """Run the wrapped ``close`` in a worker thread."""
-        return await _in_thread(self.writer.close, state, reason)
+        return await run_in_worker(self.writer.close, state, reason)
 
     @property
     def resumable(self) -> bool:
@@ -91,11 +71,11 @@ class ThreadedWriter(Generic[O, S]):
 
     async def suspend(self, state: S) -> Ok[object] | Err[S]:
         """Run the wrapped ``suspend`` in a worker thread."""
-        return await _in_thread(_resumable_writer(self.writer).suspend, state)
+        return await run_in_worker(_resumable_writer(self.writer).suspend, state)
 
     async def resume(self, saved: object) -> Ok[S] | Err[None]:
         """Run the wrapped ``resume`` in a worker thread."""
-        return await _in_thread(_resumable_writer(self.writer).resume, saved)
+        return await run_in_worker(_resumable_writer(self.writer).resume, saved)
 
     def discard(self, state: S) -> None:
         """Call the wrapped writer's ``discard`` hook, if it has one."""
