@@ -76,7 +76,7 @@ def diagram_source() -> str:
 
     lines = [
         "digraph transitions {",
-        '  graph [bgcolor="white", rankdir=TB, nodesep=0.5, ranksep=0.55, pad=0.2,',
+        '  graph [bgcolor="white", rankdir=TB, nodesep=0.2, ranksep=0.5, pad=0.2,',
         '         fontname="Helvetica,Arial,sans-serif"];',
         '  node [fontname="Helvetica,Arial,sans-serif", fontsize=12, shape=box,',
         '        style="rounded,filled", margin="0.15,0.06"];',
