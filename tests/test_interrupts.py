@@ -12,6 +12,7 @@ Three kinds of test:
 
 from __future__ import annotations
 
+import gc
 import json
 import signal
 import subprocess
@@ -46,11 +47,17 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(autouse=True)
 def nothing_left_behind() -> Iterator[None]:
     """After each test: nothing deferred, no upload counted open, the handler put back."""
+    # Uploaders that other test files abandoned on purpose (a simulated crash)
+    # are forgotten once collected; start from no upload open.
+    gc.collect()
+    if not _interrupts._open and _interrupts.installed:
+        _interrupts._uninstall()
     before = signal.getsignal(signal.SIGINT)
     yield
     # A deferred interrupt would surface in a later test.
     assert _interrupts.deferred == []
-    assert _interrupts._open == set()
+    gc.collect()
+    assert set(_interrupts._open) == set()
     assert signal.getsignal(signal.SIGINT) is before
 
 

@@ -67,6 +67,7 @@ import signal
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any, TypeVar
@@ -110,7 +111,10 @@ deferred: list[float] = []
 installed = False
 
 #: ``id()`` of each uploader open in the main thread (entered, not yet left).
-_open: set[int] = set()
+#: The uploaders open in the main thread. Weak: one abandoned without leaving
+#: its block (a generator never finished, a test's simulated crash) is
+#: forgotten once collected, and the handler goes back at the next leave.
+_open: weakref.WeakSet[object] = weakref.WeakSet()
 
 _previous: SignalHandler = signal.default_int_handler
 
@@ -256,12 +260,12 @@ def enter(uploader: object) -> None:
         return
     if not _open:
         _install()
-    _open.add(id(uploader))
+    _open.add(uploader)
 
 
 def leave(uploader: object) -> None:
     """Count ``uploader`` as left; when none is open, put the replaced handler back."""
-    _open.discard(id(uploader))
+    _open.discard(uploader)
     if _open or not installed or threading.current_thread() is not threading.main_thread():
         return
     if deferred:  # pragma: no cover - drivers deliver before they leave

@@ -53,7 +53,7 @@ class Uploader(DriverBase[S], Generic[O, S]):
         InvalidLimit: ``expected_size`` or ``max_size`` is negative.
     """
 
-    __slots__ = ("_opts", "_saved", "_writer")
+    __slots__ = ("__weakref__", "_opts", "_saved", "_writer")
 
     def __init__(
         self,
