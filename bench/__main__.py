@@ -35,6 +35,7 @@ BARE = "bare open/write loop"
 BARE_BUFFERED = f"bare loop, {BUFFER_SIZE // 1024} KiB buffer"
 DJANGO = "Django TemporaryFileUploadHandler"
 SYNC = "Uploader + TmpFileWriter"
+SYNC_BEFORE = "Uploader + TmpFileWriter before (BufferedWriter)"
 ASYNC = "AsyncUploader asyncio + InlineWriter"
 ASYNC_TRIO = "AsyncUploader trio + InlineWriter"
 
@@ -96,6 +97,7 @@ def throughput(
         "vs_bare": {k: ratio(k, BARE) for k in names},
         "vs_bare_buffered": {k: ratio(k, BARE_BUFFERED) for k in names},
         "vs_django": {k: ratio(k, DJANGO) for k in names},
+        "gathering_vs_buffered": ratio(SYNC, SYNC_BEFORE),
         "async_vs_sync": ratio(ASYNC, SYNC),
         "async_trio_vs_sync": ratio(ASYNC_TRIO, SYNC),
     }
@@ -170,6 +172,12 @@ def print_report(results: list[dict[str, Any]], names: list[str]) -> None:
                 f"| {_fmt_ratio(res['vs_bare'][name])} "
                 f"| {_fmt_ratio(res['vs_django'][name])} "
                 f"| {_fmt_ratio(res['vs_bare_buffered'][name])} |"
+            )
+        if res["gathering_vs_buffered"] is not None:
+            print(
+                "\nTmpFileWriter (its own gathering) / TmpFileWriter before (BufferedWriter): "
+                f"{res['gathering_vs_buffered']:.3f}x",
+                end="",
             )
         for key, label in (("async_vs_sync", "asyncio"), ("async_trio_vs_sync", "trio")):
             if res[key] is not None:
@@ -266,6 +274,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)
+    if args.smoke:
+        # The other two benchmarks, tiny, so that CI checks they run too.
+        from . import core, handoff
+
+        handoff.main(["--smoke"])
+        core.main(["--smoke"])
+    else:
+        print(
+            "\n(the thread handoff: python -m bench.handoff; "
+            "compiled and pure Python: python -m bench.core)"
+        )
     return 0
 
 

@@ -2,7 +2,9 @@
 
 ``python -m bench.memory rss --uploads 10000 --backend asyncio`` runs the RSS
 measurement on its own (the main benchmark runs it in a fresh subprocess, so
-that nothing else it did counts).
+that nothing else it did counts). ``python -m bench.memory tmpfile --uploads
+10000 --chunk 64000`` measures the same with ``TmpFileWriter`` uploads, each
+holding its open file.
 """
 
 from __future__ import annotations
@@ -10,14 +12,17 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import resource
 import sys
+import tempfile
 import tracemalloc
 from typing import Any
 
 import anyio
 
 from uploadwriter import AsyncUploader, Chunk, Done, Uploader
+from uploadwriter.writers import TmpFileOpts, TmpFileWriter
 
 from .contenders import AsyncNullWriter, NullWriter
 
@@ -112,13 +117,50 @@ def rss_growth(uploads: int, backend: str) -> dict[str, Any]:
     return result
 
 
+def rss_growth_tmpfile(uploads: int, chunk: int, directory: str | None) -> dict[str, Any]:
+    """Peak RSS growth while ``uploads`` Uploader + TmpFileWriter uploads are open at once,
+    each after one chunk of ``chunk`` bytes (each chunk its own bytes object, as bytes
+    received from a network are: a writer that keeps a reference to it keeps its memory)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < uploads + 100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, uploads + 100), hard))
+    data = os.urandom(chunk)
+    writer = TmpFileWriter()
+    with tempfile.TemporaryDirectory(prefix="uploadwriter-rss-", dir=directory) as where:
+        opts = TmpFileOpts(dir=where)
+        gc.collect()
+        base = _maxrss_bytes()
+        open_uploads = []
+        for i in range(uploads):
+            up = Uploader(writer, opts)
+            up.__enter__()
+            up.send(Chunk(data[:-8] + i.to_bytes(8, "little")))  # a new object each time
+            open_uploads.append(up)
+        peak = _maxrss_bytes()
+        for up in open_uploads:
+            up.__exit__(None, None, None)  # cancel: removes the files
+        left = len(os.listdir(where))
+    return {
+        "uploads": uploads,
+        "chunk": chunk,
+        "writer": "TmpFileWriter",
+        "growth": peak - base,
+        "files_left": left,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.memory")
-    parser.add_argument("what", choices=["rss"])
+    parser.add_argument("what", choices=["rss", "tmpfile"])
     parser.add_argument("--uploads", type=int, default=10_000)
     parser.add_argument("--backend", default="asyncio", choices=["asyncio", "trio"])
+    parser.add_argument("--chunk", type=int, default=64_000, help="tmpfile: bytes per upload")
+    parser.add_argument("--dir", default=None, help="tmpfile: where the files go")
     args = parser.parse_args(argv)
-    print(json.dumps(rss_growth(args.uploads, args.backend)))
+    if args.what == "tmpfile":
+        print(json.dumps(rss_growth_tmpfile(args.uploads, args.chunk, args.dir)))
+    else:
+        print(json.dumps(rss_growth(args.uploads, args.backend)))
 
 
 if __name__ == "__main__":

@@ -521,3 +521,16 @@ def test_ctrl_c_is_never_taken_for_the_chunk_timeout() -> None:
     closing = reduce(writing, interrupt)
     assert closing.call == Cancel()
     assert reduce(closing.upload, Ok("s")).error is interrupt
+
+
+def test_a_timeout_cutting_a_write_short_keeps_the_cancellation_as_its_cause() -> None:
+    # Found by Hypothesis: the cancellation the deadline caused is not lost
+    # behind the ChunkTimeout the caller gets (L11).
+    upload = reduce(start(), Ok("s1")).upload
+    writing = reduce(reduce(upload, Chunk(b"")).upload, TimedOut(2.0)).upload
+    cancelled = asyncio.CancelledError()
+    closing = reduce(writing, cancelled)
+    assert closing.call == Cancel()
+    error = reduce(closing.upload, Ok("s1")).error
+    assert isinstance(error, ChunkTimeout)
+    assert error.__cause__ is cancelled

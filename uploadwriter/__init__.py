@@ -6,6 +6,11 @@ returning ``Ok(state)`` / ``Err(reason, state)``; a pure reducer
 and :class:`AsyncUploader` perform the writer calls it asks for.
 """
 
+from . import _variant
+
+if _variant.requested_pure():  # UPLOADWRITER_PURE_PYTHON=1: never the compiled modules
+    _variant.force_pure_python(__path__[0])
+
 from ._adapters import InlineWriter as InlineWriter
 from ._adapters import ThreadedWriter as ThreadedWriter
 from ._async import AsyncUploader as AsyncUploader
@@ -31,6 +36,8 @@ from ._events import Event as Event
 from ._events import Leave as Leave
 from ._events import Suspend as Suspend
 from ._events import TimedOut as TimedOut
+from ._pipelined import Pipeline as Pipeline
+from ._pipelined import PipelinedWriter as PipelinedWriter
 from ._protocols import AsyncResumableWriter as AsyncResumableWriter
 from ._protocols import AsyncUploadWriter as AsyncUploadWriter
 from ._protocols import DiscardingWriter as DiscardingWriter
@@ -81,6 +88,8 @@ __all__ = (
     "InvalidLimit",
     "Leave",
     "Ok",
+    "Pipeline",
+    "PipelinedWriter",
     "Postpone",
     "ResumableWriter",
     "ResumeError",

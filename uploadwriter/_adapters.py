@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Generic, TypeVar, cast
+from collections.abc import Mapping
+from typing import Any, Generic, TypeVar, cast
 
-import anyio
-import anyio.to_thread
-import attrs
-
+from ._errors import safe_repr
 from ._events import CloseReason
-from ._protocols import ResumableWriter, UploadWriter, check_writer_shape, discard
+from ._handoff import run_in_worker
+from ._protocols import (
+    AsyncUploadWriter,
+    ResumableWriter,
+    UploadWriter,
+    check_writer_shape,
+    discard,
+    is_async_writer,
+)
 from ._results import Err, Ok
 
-__all__ = ("InlineWriter", "ThreadedWriter")
+__all__ = ("InlineWriter", "ThreadedWriter", "as_async_writer", "writer_and_opts")
 
 O = TypeVar("O")  # noqa: E741 - the writer's opts type, as in the protocol
 S = TypeVar("S")
-T = TypeVar("T")
 
 
 def _resumable(writer: object) -> bool:
@@ -29,35 +33,19 @@ def _resumable_writer(writer: UploadWriter[O, S]) -> ResumableWriter[O, S, objec
     return cast("ResumableWriter[O, S, object]", writer)
 
 
-@attrs.frozen
-class _Raised:
-    """An exception raised by a synchronous callback in a worker thread, carried back as a value."""
-
-    exc: BaseException
-
-
-def _capture(fn: Callable[..., T], *args: object) -> T | _Raised:
-    # Every exception, GeneratorExit and KeyboardInterrupt included, crosses
-    # the thread boundary as a value: the event loop's machinery never sees
-    # it raised in its own frames; it is raised again in the awaiting task.
-    try:
-        return fn(*args)
-    except BaseException as exc:  # noqa: BLE001 - re-raised by _in_thread
-        return _Raised(exc)
-
-
-async def _in_thread(fn: Callable[..., T], *args: object) -> T:
-    result = await anyio.to_thread.run_sync(_capture, fn, *args)
-    if isinstance(result, _Raised):
-        raise result.exc
-    return result
-
-
 class ThreadedWriter(Generic[O, S]):
     """Use a synchronous writer with :class:`AsyncUploader`: each callback runs in a worker thread.
 
-    For writers that block (files, network). A callback already running in its
-    thread is not abandoned on cancellation: it finishes, and its answer counts.
+    For writers that block (files, network). Each call is handed to a worker
+    thread of a small pool shared by every event loop of the process, and its
+    answer awaited: one thread round trip per call. Calls of one upload never
+    overlap (the driver awaits each), but may run on different threads.
+
+    A callback already running in its thread is not abandoned on cancellation:
+    the task waits for it, its answer counts, and the cancellation is
+    delivered at the task's next checkpoint. An exception the callback raises
+    (``GeneratorExit`` and ``KeyboardInterrupt`` too) is raised again in the
+    awaiting task, where the driver hands it to the reducer (L11).
     """
 
     __slots__ = ("writer",)
@@ -70,7 +58,7 @@ class ThreadedWriter(Generic[O, S]):
 
     async def init(self, opts: O) -> Ok[S] | Err[None]:
         """Run the wrapped ``init`` in a worker thread."""
-        return await _in_thread(self.writer.init, opts)
+        return await run_in_worker(self.writer.init, opts)
 
     def meta(self, state: S) -> Mapping[str, object]:
         """Call the wrapped ``meta`` directly."""
@@ -78,11 +66,11 @@ class ThreadedWriter(Generic[O, S]):
 
     async def write_chunk(self, data: bytes, state: S) -> Ok[S] | Err[S]:
         """Run the wrapped ``write_chunk`` in a worker thread."""
-        return await _in_thread(self.writer.write_chunk, data, state)
+        return await run_in_worker(self.writer.write_chunk, data, state)
 
     async def close(self, state: S, reason: CloseReason) -> Ok[S] | Err[S]:
         """Run the wrapped ``close`` in a worker thread."""
-        return await _in_thread(self.writer.close, state, reason)
+        return await run_in_worker(self.writer.close, state, reason)
 
     @property
     def resumable(self) -> bool:
@@ -91,11 +79,11 @@ class ThreadedWriter(Generic[O, S]):
 
     async def suspend(self, state: S) -> Ok[object] | Err[S]:
         """Run the wrapped ``suspend`` in a worker thread."""
-        return await _in_thread(_resumable_writer(self.writer).suspend, state)
+        return await run_in_worker(_resumable_writer(self.writer).suspend, state)
 
     async def resume(self, saved: object) -> Ok[S] | Err[None]:
         """Run the wrapped ``resume`` in a worker thread."""
-        return await _in_thread(_resumable_writer(self.writer).resume, saved)
+        return await run_in_worker(_resumable_writer(self.writer).resume, saved)
 
     def discard(self, state: S) -> None:
         """Call the wrapped writer's ``discard`` hook, if it has one."""
@@ -149,3 +137,25 @@ class InlineWriter(Generic[O, S]):
     def discard(self, state: S) -> None:
         """Call the wrapped writer's ``discard`` hook, if it has one."""
         discard(self.writer, state)
+
+
+def as_async_writer(writer: object) -> AsyncUploadWriter[Any, Any]:
+    """``writer`` itself if it is async, else wrapped in :class:`ThreadedWriter`.
+
+    What the uploads layer and the web layer do with whatever a writer factory
+    gave, to run it under :class:`~uploadwriter.AsyncUploader`.
+    """
+    if is_async_writer(writer):
+        return cast("AsyncUploadWriter[Any, Any]", writer)
+    return ThreadedWriter(cast("UploadWriter[Any, Any]", writer))
+
+
+def writer_and_opts(result: object, factory: str) -> tuple[object, object]:
+    """Check what a writer factory returned: a ``(writer, opts)`` tuple.
+
+    Raises:
+        TypeError: it is not; the message names ``factory``.
+    """
+    if not isinstance(result, tuple) or len(result) != 2:
+        raise TypeError(f"{factory} must return a (writer, opts) tuple, not {safe_repr(result)}")
+    return result[0], result[1]

@@ -5,11 +5,13 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Generic, TypeVar, cast
 
+from . import _interrupts
 from ._base import DriverBase, note_exit_failure, raise_error
 from ._errors import UploadBusy
 from ._events import Chunk, Event, Leave, Suspend, check_event
+from ._interrupts import call_write_chunk, deferred, protect
 from ._protocols import ResumableWriter, UploadWriter, check_writer_shape
-from .reducer import SavedUpload, resumed, start
+from .reducer import Phase, SavedUpload, resumed, start
 
 __all__ = ("Uploader",)
 
@@ -17,6 +19,7 @@ O = TypeVar("O")  # noqa: E741 - the writer's opts type, as in the protocol
 S = TypeVar("S")
 
 _LEAVE = Leave()
+_OVER = (Phase.CLOSED, Phase.SUSPENDED)
 
 
 class Uploader(DriverBase[S], Generic[O, S]):
@@ -34,6 +37,11 @@ class Uploader(DriverBase[S], Generic[O, S]):
     may send ``Cancel()`` to its own upload (a progress hook that cancels, say):
     it is recorded, and the writer is closed with ``Cancel()`` once the
     callback has answered.
+
+    In the main thread, Ctrl-C waits while the driver itself works (and while
+    the writer's ``init`` or ``close`` runs) and is raised when the method
+    ends, so the writer is still closed exactly once; a ``write_chunk`` is
+    interrupted at once (see ``uploadwriter._interrupts``).
 
     With ``resumable=True`` (a writer with ``suspend`` and ``resume``), leaving
     the block suspends the upload instead (L16): :meth:`saved` then gives what
@@ -82,6 +90,7 @@ class Uploader(DriverBase[S], Generic[O, S]):
         uploader._saved = saved
         return uploader
 
+    @protect
     def __enter__(self) -> Uploader[O, S]:
         """Call the writer's ``init``.
 
@@ -92,22 +101,49 @@ class Uploader(DriverBase[S], Generic[O, S]):
         if self._entered:
             raise UploadBusy("an Uploader runs a single upload; create a new one for the next")
         self._entered = True
+        _interrupts.enter(self)
         try:
-            if self._saved is None:
-                answer: object = self._writer.init(self._opts)
-            else:
-                answer = self._resumable().resume(self._saved.writer)
-        except BaseException as exc:  # noqa: BLE001 - fed to the reducer (L11), which re-raises
-            answer = exc
-        self._feed(answer)
+            try:
+                try:
+                    if self._saved is None:
+                        answer: object = self._writer.init(self._opts)
+                    else:
+                        answer = self._resumable().resume(self._saved.writer)
+                except BaseException as exc:  # noqa: BLE001 - fed to the reducer (L11)
+                    answer = exc
+                self._feed(answer)
+            finally:
+                if deferred:  # Ctrl-C came while init ran
+                    try:
+                        _interrupts.deliver()
+                    except BaseException as exc:
+                        # __exit__ is not called when __enter__ raises: leave here (L5, L10).
+                        self._leave(exc)
+                        if deferred:  # Ctrl-C again, while leaving
+                            _interrupts.deliver()
+                        raise
+        finally:
+            if self._upload.phase in _OVER:  # refused or left here: no __exit__ follows
+                _interrupts.leave(self)
         return self
 
+    @protect
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        try:
+            self._leave(exc)
+        finally:
+            try:
+                if deferred:
+                    _interrupts.deliver()
+            finally:
+                _interrupts.leave(self)
+
+    def _leave(self, exc: BaseException | None) -> None:
         # The reducer closes an open upload with Cancel() (L10), or suspends a
         # resumable one (L16); once it has ended, leaving changes nothing.
         try:
@@ -136,8 +172,16 @@ class Uploader(DriverBase[S], Generic[O, S]):
                 f"{event!r} was sent before the upload started: enter the `with "
                 "Uploader(...) as up:` block first (entering it calls the writer's init)"
             )
-        self._feed(event)
+        try:
+            self._feed(event)
+        finally:
+            if deferred:
+                _interrupts.deliver()
 
+    # send is not protected itself (only _feed is): an interrupt at its start or
+    # after its check of `deferred` is raised at once, and nothing is left undone.
+
+    @protect
     def _feed(self, event: object) -> None:
         step = self._reduce(event)
         while (call := step.call) is not None:
@@ -145,7 +189,7 @@ class Uploader(DriverBase[S], Generic[O, S]):
             state = step.upload.state
             try:
                 if isinstance(call, Chunk):
-                    answer: object = writer.write_chunk(call.data, state)
+                    answer: object = call_write_chunk(writer, call.data, state)
                 elif isinstance(call, Suspend):
                     answer = self._resumable().suspend(state)
                 else:

@@ -69,6 +69,13 @@ def cut_by_timeout(requested: object, reason: BaseException) -> bool:
     )
 
 
+def timed_out(requested: TimedOut, cut: BaseException) -> ChunkTimeout:
+    """The chunk timeout that cut a call short, with the cancellation it caused as its cause."""
+    error = ChunkTimeout(requested.seconds)
+    error.__cause__ = cut
+    return error
+
+
 def interruption(reason: object) -> bool:
     """Whether a raised answer is a cancellation, KeyboardInterrupt...: not a writer failure."""
     return isinstance(reason, BaseException) and not isinstance(reason, Exception)
@@ -180,7 +187,7 @@ def never_started(upload: Upload[Any], reason: object) -> Step[Any]:
         # Cut short: by the chunk timeout (the upload never started), or by a
         # cancellation or Ctrl-C, which goes on.
         error = (
-            ChunkTimeout(requested.seconds)
+            timed_out(requested, reason)
             if isinstance(requested, TimedOut) and cut_by_timeout(requested, reason)
             else reason
         )
@@ -259,7 +266,7 @@ def call_failed(upload: Upload[Any], reason: object, state: object) -> Step[Any]
         requested = upload.requested
         if isinstance(requested, TimedOut) and cut_by_timeout(requested, reason):
             # The chunk timeout cut the call short: the write counts as not written.
-            return close(upload, _CANCEL, ChunkTimeout(requested.seconds), state, size)
+            return close(upload, _CANCEL, timed_out(requested, reason), state, size)
         # Cancellation, KeyboardInterrupt...: cancel the writer, then let it go on.
         return close(upload, _CANCEL, reason, state, size)
     failure = upload.failure if upload._phase is SUSPENDING else None

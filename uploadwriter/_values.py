@@ -1,22 +1,29 @@
 """The reducer's values: phases, kinds of events, and the immutable ``Upload`` and ``Step``.
 
 :mod:`uploadwriter.reducer` computes them; this module only defines them.
-``Upload`` and ``Step`` are plain classes with slots and read-only
-properties: one reduction builds one of each per event, and the reducer (the
-only code that builds them) reads their slots directly.
+``Upload``, ``Step``, ``Limits`` and ``Ending`` are plain classes with slots
+and read-only properties: one reduction builds an ``Upload`` and a ``Step`` per
+event, and the reducer (the only code that builds them) reads their slots
+directly.
+
+This module, :mod:`uploadwriter._transitions` and :mod:`uploadwriter.reducer`
+are compiled with mypyc when the package is built as a wheel (the ``.py``
+files are the fallback: ``docs/explanation/performance-core.md``). So: class
+attributes are ``Final`` (``__match_args__`` included: a plain one becomes an
+instance field), names read on every event are ``Final``, and there is no
+attrs class here (mypyc leaves those uncompiled, and fails at import on one
+with a field typed ``object``: ``SavedUpload`` lives in :mod:`._saved`).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
 from typing import Any, Final, Generic, TypeVar
-
-import attrs
 
 from ._errors import safe_repr
 from ._events import Cancel, Chunk, CloseReason, Done, Leave, Suspend, TimedOut
 from ._results import Err, Ok
+from ._saved import SavedUpload
 
 __all__ = (
     "CANCEL",
@@ -69,7 +76,14 @@ class Phase(enum.IntEnum):
         return self.name.lower()
 
 
-STARTING, OPEN, WRITING, CLOSING, CLOSED, RESUMING, SUSPENDING, SUSPENDED = Phase
+STARTING: Final = Phase.STARTING
+OPEN: Final = Phase.OPEN
+WRITING: Final = Phase.WRITING
+CLOSING: Final = Phase.CLOSING
+CLOSED: Final = Phase.CLOSED
+RESUMING: Final = Phase.RESUMING
+SUSPENDING: Final = Phase.SUSPENDING
+SUSPENDED: Final = Phase.SUSPENDED
 #: The phases in which a writer call is pending (some task is performing it).
 PENDING: Final = frozenset({STARTING, WRITING, CLOSING, RESUMING, SUSPENDING})
 
@@ -89,7 +103,16 @@ class Kind(enum.IntEnum):
     LEAVE = 9  #: ``Leave()``, from a driver: its block was left
 
 
-CHUNK, DONE, CANCEL, TIMED_OUT, OK, ERR, RAISED, MALFORMED, SUSPEND, LEAVE = Kind
+CHUNK: Final = Kind.CHUNK
+DONE: Final = Kind.DONE
+CANCEL: Final = Kind.CANCEL
+TIMED_OUT: Final = Kind.TIMED_OUT
+OK: Final = Kind.OK
+ERR: Final = Kind.ERR
+RAISED: Final = Kind.RAISED
+MALFORMED: Final = Kind.MALFORMED
+SUSPEND: Final = Kind.SUSPEND
+LEAVE: Final = Kind.LEAVE
 
 _EXACT: Final[tuple[tuple[type, Kind], ...]] = (
     (Done, DONE),
@@ -127,23 +150,84 @@ def kind_of(event: object) -> Kind:  # noqa: PLR0911 - one exit per kind
     return MALFORMED
 
 
-@attrs.frozen
-class Limits:
+class _Record:
+    """What the reducer's records share: equal by class and fields, hashable, shown field by field.
+
+    Each record lists its fields in ``__match_args__`` and returns their values
+    from ``_fields()``; nothing here is on the per-event path.
+    """
+
+    __slots__ = ()
+
+    def _fields(self) -> tuple[object, ...]:
+        raise NotImplementedError  # pragma: no cover - every record defines it
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, _Record)
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        names: tuple[str, ...] = getattr(type(self), "__match_args__")  # noqa: B009 - per record
+        shown = ", ".join(
+            f"{name}={value.label if isinstance(value, Phase) else safe_repr(value)}"
+            for name, value in zip(names, self._fields(), strict=True)
+        )
+        return f"{type(self).__name__}({shown})"
+
+
+class Limits(_Record):
     """What is fixed when an upload starts: its sizes, and whether it is resumable.
 
     ``limit`` is the smaller of the two known sizes. A ``resumable`` upload is
     suspended, not cancelled, when its block is left or its chunk timeout
-    passes (L16).
+    passes (L16). Immutable, like :class:`Upload`.
     """
 
-    expected_size: int | None
-    max_size: int | None
-    limit: int | None
-    resumable: bool = False
+    __slots__ = ("_expected_size", "_limit", "_max_size", "_resumable")
+    __match_args__: Final = ("expected_size", "max_size", "limit", "resumable")
+
+    def __init__(
+        self,
+        expected_size: int | None,
+        max_size: int | None,
+        limit: int | None,
+        resumable: bool = False,
+    ) -> None:
+        self._expected_size: Final = expected_size
+        self._max_size: Final = max_size
+        self._limit: Final = limit
+        self._resumable: Final = resumable
+
+    @property
+    def expected_size(self) -> int | None:
+        """The size the client announced, if it did."""
+        return self._expected_size
+
+    @property
+    def max_size(self) -> int | None:
+        """The most bytes the upload may have, if there is a maximum."""
+        return self._max_size
+
+    @property
+    def limit(self) -> int | None:
+        """The smaller of the two known sizes: a chunk that would pass it is refused (L2)."""
+        return self._limit
+
+    @property
+    def resumable(self) -> bool:
+        """Whether the upload is suspended, not cancelled, when it is left (L16)."""
+        return self._resumable
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self._expected_size, self._max_size, self._limit, self._resumable)
 
 
-@attrs.frozen
-class Ending:
+class Ending(_Record):
     """How an upload is ending, once a close (or a suspension) is decided or a cancel asked for.
 
     ``requested``: the ``Cancel()``, ``TimedOut`` or ``Leave()`` that arrived
@@ -153,15 +237,49 @@ class Ending:
     when the pending ``close`` (or ``suspend``) answers. ``later_failure``: a
     ``close``'s or ``suspend``'s own failure when another failure came first
     (the driver attaches it to that one as a note, so it is never lost).
+    Immutable, like :class:`Upload`.
     """
 
-    requested: Cancel | TimedOut | Leave | None = None
-    close_reason: CloseReason | None = None
-    failure: BaseException | None = None
-    later_failure: object = None
+    __slots__ = ("_close_reason", "_failure", "_later_failure", "_requested")
+    __match_args__: Final = ("requested", "close_reason", "failure", "later_failure")
+
+    def __init__(
+        self,
+        requested: Cancel | TimedOut | Leave | None = None,
+        close_reason: CloseReason | None = None,
+        failure: BaseException | None = None,
+        later_failure: object = None,
+    ) -> None:
+        self._requested: Final = requested
+        self._close_reason: Final = close_reason
+        self._failure: Final = failure
+        self._later_failure: Final = later_failure
+
+    @property
+    def requested(self) -> Cancel | TimedOut | Leave | None:
+        """A cancel, timeout or leave that arrived while a writer call was pending."""
+        return self._requested
+
+    @property
+    def close_reason(self) -> CloseReason | None:
+        """What ``close`` was (or is being) called with."""
+        return self._close_reason
+
+    @property
+    def failure(self) -> BaseException | None:
+        """Why the upload failed or was refused."""
+        return self._failure
+
+    @property
+    def later_failure(self) -> object:
+        """A ``close``'s or ``suspend``'s own failure, when another failure came first."""
+        return self._later_failure
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self._requested, self._close_reason, self._failure, self._later_failure)
 
 
-class Upload(Generic[S]):
+class Upload(_Record, Generic[S]):
     """One upload's whole lifecycle state. Immutable: :func:`reduce` returns a new one.
 
     ``phase``, ``state`` (the writer's), ``size`` (bytes accepted so far),
@@ -174,7 +292,7 @@ class Upload(Generic[S]):
     # class: one reduction builds one of these per event, and the reducer reads
     # the slots directly (this module is the only writer of them).
     __slots__ = ("_ending", "_inflight", "_limits", "_phase", "_size", "_state")
-    __match_args__ = ("phase", "state", "size", "limits", "inflight", "ending")
+    __match_args__: Final = ("phase", "state", "size", "limits", "inflight", "ending")
 
     def __init__(  # noqa: PLR0917 - the fields, in __match_args__ order
         self,
@@ -249,28 +367,13 @@ class Upload(Generic[S]):
     def _fields(self) -> tuple[object, ...]:
         return (self._phase, self._state, self._size, self._limits, self._inflight, self._ending)
 
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not Upload:
-            return NotImplemented
-        return self._fields() == other._fields()
 
-    def __hash__(self) -> int:
-        return hash(self._fields())
-
-    def __repr__(self) -> str:
-        return (
-            f"Upload(phase={self._phase.label}, state={safe_repr(self._state)}, "
-            f"size={self._size}, limits={self._limits!r}, inflight={self._inflight}, "
-            f"ending={self._ending!r})"
-        )
-
-
-class Step(Generic[S]):
+class Step(_Record, Generic[S]):
     """What :func:`reduce` decided: the next ``upload``, the writer ``call`` to make, the ``error``
     to give the caller. Immutable, like :class:`Upload`."""
 
     __slots__ = ("_call", "_error", "_upload")
-    __match_args__ = ("upload", "call", "error")
+    __match_args__: Final = ("upload", "call", "error")
 
     def __init__(
         self,
@@ -297,60 +400,5 @@ class Step(Generic[S]):
         """The error to give the caller (once ``call`` is ``None``), or ``None``."""
         return self._error
 
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not Step:
-            return NotImplemented
-        return (self._upload, self._call, self._error) == (other._upload, other._call, other._error)
-
-    def __hash__(self) -> int:
-        return hash((self._upload, self._call, self._error))
-
-    def __repr__(self) -> str:
-        return f"Step(upload={self._upload!r}, call={self._call!r}, error={self._error!r})"
-
-
-@attrs.frozen
-class SavedUpload:
-    """A suspended upload as storage keeps it: all any process needs to resume it (L17).
-
-    ``writer`` is what the writer's ``suspend`` answered: for the stores
-    shipped, plain JSON data (see ``as_dict()``).
-    """
-
-    size: int
-    expected_size: int | None
-    max_size: int | None
-    writer: object
-
-    def as_dict(self) -> dict[str, object]:
-        """The saved upload as plain data (JSON-able when the writer's part is)."""
-        return {
-            "size": self.size,
-            "expected_size": self.expected_size,
-            "max_size": self.max_size,
-            "writer": self.writer,
-        }
-
-    @classmethod
-    def from_dict(cls, data: object) -> SavedUpload:
-        """Read back what ``as_dict()`` gave.
-
-        Raises:
-            ValueError: ``data`` is not a saved upload (a field missing or of the wrong type).
-        """
-        if not isinstance(data, Mapping) or "writer" not in data:
-            raise ValueError(f"not a saved upload (no writer part): {safe_repr(data)}")
-        size = _saved_size(data, "size")
-        if size is None:
-            raise ValueError("not a saved upload: its size is missing")
-        expected = _saved_size(data, "expected_size")
-        return cls(size, expected, _saved_size(data, "max_size"), data["writer"])
-
-
-def _saved_size(data: Mapping[str, object], name: str) -> int | None:
-    value = data.get(name)
-    if value is None:
-        return None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    raise ValueError(f"not a saved upload: {name} is {safe_repr(value)}")
+    def _fields(self) -> tuple[object, ...]:
+        return (self._upload, self._call, self._error)

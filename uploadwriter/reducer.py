@@ -59,8 +59,8 @@ from ._errors import (
     safe_repr,
 )
 from ._events import Cancel, Chunk, Done, Suspend
-from ._options import size_option
 from ._results import Ok
+from ._start import start
 from ._transitions import Handler
 from ._values import (
     CANCEL,
@@ -124,24 +124,6 @@ S = TypeVar("S")
 _DONE: Final = Done()
 _CANCEL: Final = Cancel()
 _SUSPEND: Final = Suspend()
-
-
-def start(
-    *, expected_size: int | None = None, max_size: int | None = None, resumable: bool = False
-) -> Upload[Any]:
-    """Return a new upload waiting for ``init``'s answer.
-
-    Raises:
-        TypeError: a size is not an int (or ``None``), or ``resumable`` not a bool.
-        InvalidLimit: a size is negative.
-    """
-    expected = size_option("expected_size", expected_size)
-    maximum = size_option("max_size", max_size)
-    if not isinstance(resumable, bool):
-        raise TypeError(f"resumable must be True or False, not {safe_repr(resumable)}")
-    known = [n for n in (expected, maximum) if n is not None]
-    limit = min(known) if known else None
-    return Upload(STARTING, None, 0, Limits(expected, maximum, limit, resumable))
 
 
 def resumed(saved_upload: SavedUpload) -> Upload[Any]:

@@ -3,27 +3,32 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import tempfile
 from collections.abc import Mapping
-from typing import Any, BinaryIO
+from typing import Any
 
 import attrs
 
+from .._errors import safe_repr
 from .._events import CloseReason, Done
 from .._results import Err, Ok
 
 __all__ = ("TmpFileOpts", "TmpFileState", "TmpFileWriter")
 
-# Writes are gathered into system calls of up to this size. Python's default
-# buffer is the file system's block size (4 KiB on ext4): a 4 KiB-chunk upload
-# then pays a write(2) per chunk, and the kernel's cost per call dominates.
-# 128 KiB cuts those calls 32x at 4 KiB chunks, and writes two default
-# (64 000-byte) chunks per call, which beats one call each even with the copy
-# into the buffer. The buffer is paged in only as it fills, so a small upload
-# does not pay for it; a chunk larger than it goes straight to the file.
-# bench/ measures this against a loop with Python's default and with this one.
+# Small writes are gathered, large ones go straight to the file. The kernel's
+# cost per write(2) dominates small chunks: gathering 4 KiB chunks into one
+# call per 128 KiB is several times faster than a call each (bench/ measures
+# it). But an open upload must not hold a large chunk: 10,000 uploads waiting
+# for their next chunk would hold 10,000 of them (issue 16). So a chunk of
+# DIRECT_SIZE bytes or more is written at once, with whatever small chunks
+# were gathered before it in the same call (os.writev); smaller ones are
+# copied into the upload's gathering buffer, written out when it holds
+# BUFFER_SIZE bytes, on Done(), or ahead of the next large chunk. Cancel() and
+# Error(...) drop the gathered bytes: they are never written only to be removed.
 BUFFER_SIZE = 128 * 1024
+DIRECT_SIZE = 32 * 1024
 
 
 def _dir(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -64,21 +69,83 @@ class TmpFileOpts:
 
 @attrs.frozen
 class TmpFileState:
-    """The temp file of one upload: its path and the open file it is written through."""
+    """The temp file of one upload: its path, and the open file it is written through.
+
+    ``file`` is the raw, unbuffered file (``io.FileIO``); small chunks wait in
+    ``gathered`` until they are written in one system call.
+    """
 
     path: str
-    file: BinaryIO = attrs.field(repr=False)
+    file: io.FileIO = attrs.field(repr=False)
+    gathered: io.BytesIO = attrs.field(repr=False, factory=io.BytesIO)
+    #: ``file``'s descriptor (read once: every write uses it).
+    fd: int = attrs.field(init=False, eq=False, repr=False)
     # The one Ok every successful write returns: states are immutable, so it
     # can be shared, and the per-chunk path allocates nothing.
     ok: Ok[TmpFileState] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "fd", self.file.fileno())
         object.__setattr__(self, "ok", Ok(self))
+
+
+_DEFAULTS = TmpFileOpts()
+_DONE = Done()
+
+
+def _resolve(opts: object) -> TmpFileOpts | TypeError:
+    """The options to use: ``None`` means the defaults (Phoenix's writer ignores its opts)."""
+    if opts is None:
+        return _DEFAULTS
+    if isinstance(opts, TmpFileOpts):
+        return opts
+    return TypeError(
+        "TmpFileWriter's opts must be TmpFileOpts(dir=..., prefix=..., suffix=...) or None "
+        f"(the defaults), not {type(opts).__name__}: {safe_repr(opts)}"
+    )
 
 
 def _remove(path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+def _write_rest(fd: int, rest: bytes) -> None:
+    """Finish a short write (a signal, a file size limit): write ``rest``, or raise."""
+    while rest:
+        rest = rest[os.write(fd, rest) :]
+
+
+def _write_out(state: TmpFileState, data: bytes = b"") -> None:
+    """Write the gathered bytes, then ``data``, in one system call; empty the gathering buffer."""
+    gathered = state.gathered
+    size = gathered.tell()
+    if not size:
+        if not data:
+            return
+        written = os.write(state.fd, data)
+        if written < len(data):
+            _write_rest(state.fd, data[written:])
+        return
+    # The view of the buffer is a temporary, so no frame keeps it (a traceback
+    # would, in a local): while a view exists, the buffer cannot be closed.
+    written = os.writev(state.fd, (gathered.getbuffer()[:size], data))
+    if written < size + len(data):
+        _write_rest(state.fd, (gathered.getvalue()[:size] + data)[written:])
+    gathered.seek(0)
+
+
+def _discard(state: TmpFileState) -> None:
+    """Close the file without writing anything, remove it, drop the gathered bytes."""
+    with contextlib.suppress(OSError):
+        state.file.close()
+    _remove(state.path)
+    _release(state.gathered)
+
+
+def _release(gathered: io.BytesIO) -> None:
+    with contextlib.suppress(BufferError):  # a view still alive: freed with the state
+        gathered.close()
 
 
 class TmpFileWriter:
@@ -87,21 +154,38 @@ class TmpFileWriter:
     The name is never taken from the client. Meta is ``{"path": path}``. The
     file is kept on ``Done()`` (the application moves or removes it) and
     removed on ``Cancel()`` or ``Error(...)``, or if it cannot be completed.
+    Opts are a :class:`TmpFileOpts`, or ``None`` for the defaults.
     """
 
-    def init(self, opts: TmpFileOpts = TmpFileOpts()) -> Ok[TmpFileState] | Err[None]:
-        """Create the file (``Err`` with the ``OSError`` if it cannot be)."""
+    def init(self, opts: TmpFileOpts = _DEFAULTS) -> Ok[TmpFileState] | Err[None]:
+        """Create the file.
+
+        ``Err`` with the ``OSError`` if it cannot be, or with a ``TypeError`` if
+        ``opts`` is neither a ``TmpFileOpts`` nor ``None``.
+        """
+        chosen = _resolve(opts)
+        if isinstance(chosen, TypeError):
+            return Err(chosen, None)
         try:
-            fd, path = tempfile.mkstemp(prefix=opts.prefix, suffix=opts.suffix, dir=opts.dir)
+            fd, path = tempfile.mkstemp(prefix=chosen.prefix, suffix=chosen.suffix, dir=chosen.dir)
         except OSError as exc:
             return Err(exc, None)
+        file = None
         try:
-            file = os.fdopen(fd, "wb", buffering=BUFFER_SIZE)
-        except OSError as exc:  # pragma: no cover - fdopen of a fresh fd does not fail in practice
-            os.close(fd)
+            file = io.FileIO(fd, "w")
+            answer = Ok(TmpFileState(path, file))
+        except BaseException as exc:
+            # Nothing may outlive a failed init: not the descriptor, not the file.
+            if file is None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            else:
+                file.close()
             _remove(path)
-            return Err(exc, None)
-        return Ok(TmpFileState(path, file))
+            if isinstance(exc, Exception):  # an error is the answer; an interruption goes on
+                return Err(exc, None)
+            raise
+        return answer
 
     def meta(self, state: TmpFileState) -> Mapping[str, object]:
         """``{"path": path}`` of the completed file."""
@@ -109,8 +193,14 @@ class TmpFileWriter:
 
     def write_chunk(self, data: bytes, state: TmpFileState) -> Ok[TmpFileState] | Err[TmpFileState]:
         """Append ``data`` to the file (``Err`` with the ``OSError``, e.g. disk full)."""
+        gathered = state.gathered
         try:
-            state.file.write(data)
+            if len(data) >= DIRECT_SIZE:
+                _write_out(state, data)
+            else:
+                gathered.write(data)
+                if gathered.tell() >= BUFFER_SIZE:
+                    _write_out(state)
         except OSError as exc:
             return Err(exc, state)
         return state.ok
@@ -118,15 +208,25 @@ class TmpFileWriter:
     def close(
         self, state: TmpFileState, reason: CloseReason
     ) -> Ok[TmpFileState] | Err[TmpFileState]:
-        """Close the file; keep it on ``Done()``, remove it otherwise or if flushing fails."""
+        """Keep the file on ``Done()`` (``Err`` if writing it out fails); remove it otherwise.
+
+        ``Cancel()`` and ``Error(...)`` always answer ``Ok``: nothing is written
+        for a file about to be removed, so a full disk cannot fail them.
+        """
+        kept = False
         try:
-            state.file.close()
-        except OSError as exc:
-            _remove(state.path)
-            return Err(exc, state)
-        if reason != Done():
-            _remove(state.path)
-        return state.ok
+            if reason == _DONE:
+                try:
+                    _write_out(state)
+                    state.file.close()
+                except OSError as exc:
+                    return Err(exc, state)
+                _release(state.gathered)
+                kept = True
+            return state.ok
+        finally:
+            if not kept:  # cancelled, failed, or interrupted: nothing is left behind
+                _discard(state)
 
     def discard(self, state: TmpFileState) -> None:
         """Remove the completed upload's file (if it is still where it was written)."""
