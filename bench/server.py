@@ -3,7 +3,9 @@
 ``python -m bench.server [--size MiB] [--rounds N] [--dir DIR] [--only A,B] [--smoke]``
 
 Every contender is an ASGI app (``bench/server_apps.py``) in its own uvicorn
-process (httptools, asyncio), so that each has its own peak RSS. curl uploads
+process (httptools, asyncio), so that each has its own peak RSS; (a") to (c")
+are the ``uploadwriter serve`` command itself (uvicorn and httptools too, and
+glibc malloc's thresholds fixed, as the command does). curl uploads
 the same file to each in turn (``-F`` for a multipart body, ``-T`` for a raw
 one); the WebSocket contenders get it from ``bench.channel_client`` (curl
 speaks no WebSocket), with the channel's default window and chunk size.
@@ -68,6 +70,9 @@ CONTENDERS: dict[str, Contender] = {
     "(b') the same route, no sha256": Contender("library", CURL_RAW, BARE_RAW),
     "(c) serve WebSocket /ws (sha256)": Contender("serve", CHANNEL, BARE_RAW),
     "(c') the same channel, no sha256": Contender("library", CHANNEL, BARE_RAW),
+    '(a") the uploadwriter serve command: POST /upload': Contender("command", CURL_FORM, BARE_FORM),
+    '(b") the uploadwriter serve command: PUT': Contender("command", CURL_RAW, BARE_RAW),
+    '(c") the uploadwriter serve command: WebSocket': Contender("command", CHANNEL, BARE_RAW),
     BARE_RAW: Contender("bare", CURL_RAW, BARE_RAW),
     BARE_FORM: Contender("bare", CURL_FORM, BARE_FORM),
     BARE_WS: Contender("bare", CHANNEL, BARE_RAW),
@@ -172,7 +177,25 @@ class Server:
         os.makedirs(temp)
         self.port = _free_port()
         env = {**os.environ, **(env or {}), "UPLOADWRITER_BENCH_DIR": directory, "TMPDIR": temp}
-        self.process = subprocess.Popen(
+        if app == "command":  # `uploadwriter serve` itself: (a) to (c) as its users run them
+            command = [sys.executable, "-m", "uploadwriter", "serve", "--dir", directory]
+            command += ["--port", str(self.port), "--max-file-size", str(64 * 1024**3)]
+            self.process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+        else:
+            self.process = self._uvicorn(app, env)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError(f"the {app} server did not start") from None
+                time.sleep(0.05)
+        self.rss_before = _status(self.process.pid, "VmRSS")
+
+    def _uvicorn(self, app: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -192,16 +215,6 @@ class Server:
             ],
             env=env,
         )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError(f"the {app} server did not start") from None
-                time.sleep(0.05)
-        self.rss_before = _status(self.process.pid, "VmRSS")
 
     def stop(self) -> None:
         self.process.terminate()
