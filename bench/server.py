@@ -180,7 +180,8 @@ class Server:
         if app == "command":  # `uploadwriter serve` itself: (a) to (c) as its users run them
             command = [sys.executable, "-m", "uploadwriter", "serve", "--dir", directory]
             command += ["--port", str(self.port), "--max-file-size", str(64 * 1024**3)]
-            self.process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+            quiet = subprocess.DEVNULL  # its log: a line per request
+            self.process = subprocess.Popen(command, env=env, stdout=quiet, stderr=quiet)
         else:
             self.process = self._uvicorn(app, env)
         deadline = time.monotonic() + 30
