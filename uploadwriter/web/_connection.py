@@ -85,7 +85,7 @@ class Connection:
         self._window = window
         self._receive = receive
         self._send = send
-        self._send_lock = anyio.Lock()
+        self._send_lock = anyio.Lock(fast_acquire=True)
         self._gone = False  # the client is gone, or we closed: send nothing more
         self._disconnected = False  # the server told us the connection has ended
         # Each started entry's chunk buffer (the sending side; its task reads the other).
@@ -129,20 +129,39 @@ class Connection:
     async def _read(self) -> None:
         channel = self.channel
         while not channel.closed:
-            message: Message | None = None
-            with anyio.CancelScope() as self._waiting:
-                self._idle_deadline()
-                message = await self._receive()
+            late: Message | None = None
+            # One cancel scope serves the reads until its idle deadline fires
+            # (a scope per read cost a tenth of the channel's time per chunk).
+            # The deadline covers the reads only: while a message is handled,
+            # it is lifted and _waiting is None, so that no task arms it.
+            with anyio.CancelScope() as waiting:
+                while not channel.closed:
+                    self._waiting = waiting
+                    self._idle_deadline()
+                    message = await self._receive()
+                    self._waiting = None
+                    if waiting.cancel_called:
+                        late = message  # it came as the deadline passed: handled below
+                        break
+                    if waiting.deadline != math.inf:
+                        waiting.deadline = math.inf
+                    await self._handle(message)
             self._waiting = None
-            if message is None:
+            if late is not None:
+                await self._handle(late)
+            elif waiting.cancelled_caught:
                 await self._apply(channel.timed_out())
-            elif message["type"] == "websocket.disconnect":
-                self._gone = self._disconnected = True
-                await self._apply(channel.receive_close())
-            elif message.get("bytes") is not None:
-                await self._apply(channel.receive_bytes(message["bytes"]))
-            else:
-                await self._apply(channel.receive_text(message.get("text") or ""))
+
+    async def _handle(self, message: Message) -> None:
+        """Feed one message from the client to the channel, and perform what it answers."""
+        channel = self.channel
+        if message["type"] == "websocket.disconnect":
+            self._gone = self._disconnected = True
+            await self._apply(channel.receive_close())
+        elif message.get("bytes") is not None:
+            await self._apply(channel.receive_bytes(message["bytes"]))
+        else:
+            await self._apply(channel.receive_text(message.get("text") or ""))
 
     async def _closing_handshake(self) -> None:
         """After our close frame, read on (dropping frames) until the client's close.
@@ -159,10 +178,12 @@ class Connection:
 
     def _idle_deadline(self) -> None:
         """While no entry runs, the read waits at most the chunk timeout (else forever)."""
+        # The deadline is lifted as each message arrives, and only the
+        # reader's handling of a message makes the channel busy: here it is
+        # armed, or left as it is (forever).
         waiting = self._waiting
-        if waiting is not None:
-            idle = self.channel.idle
-            waiting.deadline = anyio.current_time() + self._timeout if idle else math.inf
+        if waiting is not None and self.channel.idle:
+            waiting.deadline = anyio.current_time() + self._timeout
 
     # --- performing what the channel asks --------------------------------------------
 
@@ -293,7 +314,11 @@ class Connection:
                 if up.entry.client_size == 0:
                     await up.send(Done())
                 while driver.reason is None:
-                    await up.send(Chunk(await chunks.receive()))
+                    try:
+                        data = chunks.receive_nowait()
+                    except anyio.WouldBlock:
+                        data = await chunks.receive()
+                    await up.send(Chunk(data))
                     await self._apply(channel.written(ref, driver.size, up.entry.progress))
         except UploadError as failure:
             return self._failed(ref, failure)
