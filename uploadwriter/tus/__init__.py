@@ -1,0 +1,71 @@
+"""Resumable uploads: the tus 1.0.0 protocol on the same writers (``pip install 'uploadwriter[web]'``).
+
+:class:`TusEndpoint` is an ASGI app (``uploadwriter serve`` mounts it at
+``/files/``); :class:`Exchange` is the protocol as a sans-IO state machine,
+one request at a time; :class:`FileStore` keeps uploads in a directory that
+several processes may share, with ``flock(2)`` locks (:class:`FileLocker`).
+An interrupted request suspends its upload (L16), and any process sharing the
+store resumes it (L17).
+"""
+
+from ._endpoint import OnComplete as OnComplete
+from ._endpoint import TusEndpoint as TusEndpoint
+from ._headers import CHECKSUMS as CHECKSUMS
+from ._headers import BadHeader as BadHeader
+from ._headers import Metadata as Metadata
+from ._headers import metadata_text as metadata_text
+from ._locks import FileLocker as FileLocker
+from ._locks import Lock as Lock
+from ._locks import Locked as Locked
+from ._locks import Locker as Locker
+from ._protocol import EXTENSIONS as EXTENSIONS
+from ._protocol import TUS_VERSION as TUS_VERSION
+from ._protocol import Checkpoint as Checkpoint
+from ._protocol import Commit as Commit
+from ._protocol import CreateUpload as CreateUpload
+from ._protocol import Drop as Drop
+from ._protocol import Exchange as Exchange
+from ._protocol import LoadUpload as LoadUpload
+from ._protocol import LocalProtocolError as LocalProtocolError
+from ._protocol import Output as Output
+from ._protocol import Reply as Reply
+from ._protocol import StartWriting as StartWriting
+from ._protocol import Terminate as Terminate
+from ._protocol import TusConfig as TusConfig
+from ._protocol import UploadInfo as UploadInfo
+from ._protocol import Write as Write
+from ._stores import FileStore as FileStore
+from ._stores import Stored as Stored
+from ._stores import UploadStore as UploadStore
+
+__all__ = (
+    "CHECKSUMS",
+    "EXTENSIONS",
+    "TUS_VERSION",
+    "BadHeader",
+    "Checkpoint",
+    "Commit",
+    "CreateUpload",
+    "Drop",
+    "Exchange",
+    "FileLocker",
+    "FileStore",
+    "LoadUpload",
+    "LocalProtocolError",
+    "Lock",
+    "Locked",
+    "Locker",
+    "Metadata",
+    "OnComplete",
+    "Output",
+    "Reply",
+    "StartWriting",
+    "Stored",
+    "Terminate",
+    "TusConfig",
+    "TusEndpoint",
+    "UploadInfo",
+    "UploadStore",
+    "Write",
+    "metadata_text",
+)

@@ -1,0 +1,75 @@
+"""The tus endpoint of ``uploadwriter serve``: mounted at ``/files/``, its uploads kept in the store."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+import anyio.to_thread
+from starlette.routing import BaseRoute, Mount, Route
+
+from ..tus import FileStore, TusEndpoint, UploadInfo, UploadStore, metadata_text
+from ._store import Store
+
+__all__ = ("UploadStore", "sha256_file", "tus_routes")
+
+_READ = 1 << 20
+_METHODS = ["OPTIONS", "POST", "HEAD", "PATCH", "DELETE", "GET", "PUT"]
+
+
+def sha256_file(path: str) -> str:
+    """The sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb", buffering=0) as file:
+        while block := file.read(_READ):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def tus_routes(
+    store: Store,
+    tus_store: UploadStore | None,
+    *,
+    max_file_size: int,
+    chunk_timeout: float,
+    expires_after: float | None,
+) -> list[BaseRoute]:
+    """``/files`` and ``/files/{id}``: a :class:`~uploadwriter.tus.TusEndpoint` over ``tus_store``.
+
+    A completed upload is hashed once, when it completes: hashlib's state
+    cannot be saved with a suspended upload, and hashing at the end reads
+    each byte once, however often the upload was suspended and resumed.
+    """
+    if tus_store is None:
+        tus_store = FileStore(store.directory / ".uploadwriter" / "tus")
+
+    async def keep(info: UploadInfo, meta: Mapping[str, object]) -> Mapping[str, object]:
+        path = meta.get("path")
+        if not isinstance(path, str):
+            # A store whose product is not a local file (S3): it stays where it is.
+            return {key: value for key, value in meta.items() if key != "data"}
+        sha256 = await anyio.to_thread.run_sync(sha256_file, path)
+        name = metadata_text(info.metadata, "filename") or metadata_text(info.metadata, "name")
+        content_type = metadata_text(info.metadata, "filetype") or metadata_text(
+            info.metadata, "type"
+        )
+
+        def move() -> Mapping[str, object]:
+            return store.keep_file(
+                path,
+                sha256,
+                client_name=name or info.id,
+                content_type=content_type or "application/octet-stream",
+                via="tus",
+            )
+
+        return await anyio.to_thread.run_sync(move)
+
+    endpoint = TusEndpoint(
+        tus_store,
+        max_size=max_file_size,
+        chunk_timeout=chunk_timeout,
+        expires_after=expires_after,
+        on_complete=keep,
+    )
+    return [Route("/files", endpoint, methods=_METHODS), Mount("/files", app=endpoint)]
