@@ -1,4 +1,4 @@
-"""Resumable uploads: the tus 1.0.0 protocol on the same writers (``pip install 'uploadwriter[web]'``).
+"""Resumable uploads: the tus 1.0.0 protocol on the same writers.
 
 :class:`TusEndpoint` is an ASGI app (``uploadwriter serve`` mounts it at
 ``/files/``); :class:`Exchange` is the protocol as a sans-IO state machine,
@@ -34,6 +34,7 @@ from ._protocol import Terminate as Terminate
 from ._protocol import TusConfig as TusConfig
 from ._protocol import UploadInfo as UploadInfo
 from ._protocol import Write as Write
+from ._s3store import S3Store as S3Store
 from ._stores import FileStore as FileStore
 from ._stores import Stored as Stored
 from ._stores import UploadStore as UploadStore
@@ -59,6 +60,7 @@ __all__ = (
     "OnComplete",
     "Output",
     "Reply",
+    "S3Store",
     "StartWriting",
     "Stored",
     "Terminate",

@@ -128,7 +128,7 @@ class TusEndpoint:
         self._last_sweep = now
         try:
             await self.sweep(now)
-        except Exception:  # noqa: BLE001 - a failed sweep is retried at the next one
+        except Exception:
             log.exception("uploadwriter tus: the sweep of expired uploads failed")
 
     async def sweep(self, now: float | None = None) -> list[str]:
@@ -200,6 +200,8 @@ class _Request:
         self.send = send
         self.lock: Lock | None = None
         self.stored: Stored | None = None
+        self._pending: deque[Output] = deque()
+        self._body_done = False
 
     def release(self) -> None:
         if self.lock is not None:
@@ -264,53 +266,18 @@ class _Request:
     # --- the body: writes, checkpoints, and how it ends ------------------------------------
 
     async def _write_body(self) -> list[Output]:
-        """Write the body through the resumed writer; perform the outputs up to the end."""
+        """Write the body through the resumed writer, checkpoint by checkpoint, to its end."""
         stored = self.stored
         assert stored is not None
         assert stored.saved is not None
-        exchange = self.exchange
-        pending: deque[Output] = deque()
         saved: SavedUpload = stored.saved
-        ended: list[Output] = []
-        body_done = False
         while True:
             uploader = AsyncUploader.resume(
                 self.store.writer, saved, chunk_timeout=self.endpoint.chunk_timeout
             )
-            checkpoint: Checkpoint | None = None
-            end: Commit | Drop | None = None
             try:
                 async with uploader as up:
-                    while end is None and checkpoint is None:
-                        if not pending:
-                            if body_done:
-                                break
-                            message = await self.receive()
-                            if message["type"] == "http.request":
-                                pending.extend(exchange.receive_data(message.get("body", b"")))
-                                if not message.get("more_body", False):
-                                    body_done = True
-                                    pending.extend(exchange.end_of_body())
-                            else:  # http.disconnect
-                                body_done = True
-                                pending.extend(exchange.disconnected())
-                            continue
-                        output = pending.popleft()
-                        if isinstance(output, Write):
-                            await up.send(Chunk(output.data))
-                        elif isinstance(output, Checkpoint):
-                            checkpoint = output
-                            await up.send(Suspend())
-                        elif isinstance(output, Commit):
-                            end = output
-                            await up.send(Done() if output.complete else Suspend())
-                        elif isinstance(output, Drop):
-                            end = output
-                            await up.send(Suspend())
-                        else:
-                            ended.append(output)  # the Reply: sent once the state is saved
-                            ended.extend(pending)
-                            pending.clear()
+                    stop = await self._write_until_stop(up)
             except ResumeError as exc:
                 raise _Failed(f"the upload could not be resumed: {exc}") from exc
             except UploadError as exc:
@@ -319,15 +286,49 @@ class _Request:
                 with anyio.CancelScope(shield=True):
                     await self._interrupted(uploader, None)
                 raise
-            if checkpoint is not None:
+            if isinstance(stop, Checkpoint):
+                await self._save(uploader, stop.expires)
                 saved = uploader.saved()
-                await self._save(uploader, checkpoint.expires)
                 continue
-            if isinstance(end, Commit) and end.complete:
-                await self._complete(uploader)
-            elif isinstance(end, Commit):
-                await self._save(uploader, end.expires)
-            return [*ended, *pending]
+            if isinstance(stop, Commit):
+                if stop.complete:
+                    await self._complete(uploader)
+                else:
+                    await self._save(uploader, stop.expires)
+            return list(self._pending)
+
+    async def _next_output(self) -> Output | None:
+        """The next thing to do with the body, reading it from the client as needed."""
+        exchange = self.exchange
+        while not self._pending:
+            if self._body_done:
+                return None
+            message = await self.receive()
+            if message["type"] == "http.request":
+                self._pending.extend(exchange.receive_data(message.get("body", b"")))
+                if not message.get("more_body", False):
+                    self._body_done = True
+                    self._pending.extend(exchange.end_of_body())
+            else:  # http.disconnect: the client went away
+                self._body_done = True
+                self._pending.extend(exchange.disconnected())
+        return self._pending.popleft()
+
+    async def _write_until_stop(
+        self, up: AsyncUploader[Any, Any]
+    ) -> Checkpoint | Commit | Drop | None:
+        """Write until a checkpoint or the end: suspend there (or close, if complete)."""
+        while (output := await self._next_output()) is not None:
+            if isinstance(output, Write):
+                await up.send(Chunk(output.data))
+            elif isinstance(output, (Checkpoint, Commit, Drop)):
+                complete = isinstance(output, Commit) and output.complete
+                await up.send(Done() if complete else Suspend())
+                return output
+            else:  # pragma: no cover - a reply comes after the commit or drop
+                self._pending.appendleft(output)
+                return None
+        return None  # pragma: no cover - a body always ends with a commit or a drop
 
     async def _save(self, uploader: AsyncUploader[Any, Any], expires: float | None) -> None:
         stored = self.stored

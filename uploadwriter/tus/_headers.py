@@ -58,7 +58,7 @@ def read_metadata(value: str) -> Metadata:
         return ()
     for item in value.split(","):
         parts = item.strip().split(" ")
-        if len(parts) > 2 or not _KEY.fullmatch(parts[0]):  # noqa: PLR2004 - key and value
+        if len(parts) > 2 or not _KEY.fullmatch(parts[0]):
             raise BadHeader(
                 f"Upload-Metadata: {item.strip()!r} is not 'key base64value' or 'key' "
                 "(keys are printable ASCII without spaces or commas)"
@@ -67,18 +67,21 @@ def read_metadata(value: str) -> Metadata:
         if key in seen:
             raise BadHeader(f"Upload-Metadata: the key {key!r} is given twice")
         seen.add(key)
-        encoded = parts[1] if len(parts) == 2 else None  # noqa: PLR2004
-        if encoded is not None:
-            try:
-                if not _BASE64.fullmatch(encoded):
-                    raise binascii.Error("not base64")
-                base64.b64decode(encoded, validate=True)
-            except binascii.Error:
-                raise BadHeader(
-                    f"Upload-Metadata: the value of {key!r} is not base64: {encoded!r}"
-                ) from None
+        encoded = parts[1] if len(parts) == 2 else None
+        if encoded is not None and not _is_base64(encoded):
+            raise BadHeader(f"Upload-Metadata: the value of {key!r} is not base64: {encoded!r}")
         pairs.append((key, encoded))
     return tuple(pairs)
+
+
+def _is_base64(text: str) -> bool:
+    if not _BASE64.fullmatch(text):
+        return False
+    try:
+        base64.b64decode(text, validate=True)
+    except binascii.Error:
+        return False
+    return True
 
 
 def metadata_header(metadata: Metadata) -> str:
@@ -97,7 +100,7 @@ def metadata_text(metadata: Metadata, key: str) -> str | None:
 def read_checksum(value: str) -> tuple[str, bytes]:
     """Read ``Upload-Checksum: <algorithm> <base64 digest>``; the algorithm is sha1 or sha256."""
     parts = value.strip().split(" ")
-    if len(parts) != 2:  # noqa: PLR2004 - algorithm and digest
+    if len(parts) != 2:
         raise BadHeader(f"Upload-Checksum must be '<algorithm> <base64 digest>', not {value!r}")
     algorithm, encoded = parts[0].lower(), parts[1]
     size = CHECKSUMS.get(algorithm)

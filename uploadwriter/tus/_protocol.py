@@ -131,17 +131,17 @@ class TusConfig:
     checkpoint_every: int | None = attrs.field(default=8 * 2**20)
 
     @max_size.validator
-    def _max_size(self, attribute: object, value: int) -> None:
+    def _max_size(self, attribute: object, value: object) -> None:
         if not (isinstance(value, int) and value > 0):
             raise ValueError(f"max_size must be a whole number of bytes above 0, not {value!r}")
 
     @expires_after.validator
-    def _expires(self, attribute: object, value: float | None) -> None:
+    def _expires(self, attribute: object, value: object) -> None:
         if value is not None and not (isinstance(value, (int, float)) and value > 0):
             raise ValueError(f"expires_after must be seconds above 0 or None, not {value!r}")
 
     @checkpoint_every.validator
-    def _checkpoint(self, attribute: object, value: int | None) -> None:
+    def _checkpoint(self, attribute: object, value: object) -> None:
         if value is not None and not (isinstance(value, int) and value > 0):
             raise ValueError(
                 f"checkpoint_every must be a whole number of bytes above 0 or None, not {value!r}"
@@ -229,7 +229,15 @@ class Terminate:
 
 
 Output: TypeAlias = (
-    Reply | CreateUpload | LoadUpload | StartWriting | Write | Checkpoint | Commit | Drop | Terminate
+    Reply
+    | CreateUpload
+    | LoadUpload
+    | StartWriting
+    | Write
+    | Checkpoint
+    | Commit
+    | Drop
+    | Terminate
 )
 
 
@@ -314,12 +322,27 @@ class Exchange:
     def begin(self) -> list[Output]:
         """Read the request's method and headers; return what to do first."""
         self._expect(_Phase.BEGIN, "begin")
-        method, headers = self._method, self._headers
+        method = self._method
         if method == "OPTIONS":
             return self._reply(204, self._options())
+        refused = self._refused()
+        if refused is not None:
+            return refused
+        try:
+            if method == "POST":
+                return self._create()
+            if method == "PATCH":
+                return self._patch()
+        except BadHeader as exc:
+            return self._error(400, "malformed", str(exc))
+        return self._load(lock=method == "DELETE")
+
+    def _refused(self) -> list[Output] | None:
+        """The answer to a request that is not tus 1.0.0, or not on the right URL."""
+        method = self._method
         if method not in METHODS:
             return self._error(405, "method_not_allowed", f"tus takes {', '.join(METHODS)}")
-        version = headers.get("tus-resumable")
+        version = self._headers.get("tus-resumable")
         if version != TUS_VERSION:
             said = "no Tus-Resumable header" if version is None else f"Tus-Resumable {version!r}"
             return self._error(
@@ -331,14 +354,7 @@ class Exchange:
         if (method == "POST") != (self._id is None):
             where = "the endpoint" if self._id is None else "an upload's URL"
             return self._error(405, "method_not_allowed", f"{method} is not allowed on {where}")
-        try:
-            if method == "POST":
-                return self._create()
-            if method == "PATCH":
-                return self._patch()
-        except BadHeader as exc:
-            return self._error(400, "malformed", str(exc))
-        return self._load(lock=method == "DELETE")
+        return None
 
     def _create(self) -> list[Output]:
         headers = self._headers
@@ -370,9 +386,7 @@ class Exchange:
 
     def _patch(self) -> list[Output]:
         if not self._offset_type():
-            return self._error(
-                415, "not_accepted", f"PATCH needs Content-Type: {OFFSET_TYPE}"
-            )
+            return self._error(415, "not_accepted", f"PATCH needs Content-Type: {OFFSET_TYPE}")
         if "upload-offset" not in self._headers:
             return self._error(400, "malformed", "PATCH needs Upload-Offset")
         self._offset = read_size("Upload-Offset", self._headers["upload-offset"])
@@ -417,7 +431,11 @@ class Exchange:
                     ("Upload-Offset", str(info.offset)),
                     ("Upload-Length", str(info.length)),
                     ("Cache-Control", "no-store"),
-                    *((("Upload-Metadata", metadata_header(info.metadata)),) if info.metadata else ()),
+                    *(
+                        (("Upload-Metadata", metadata_header(info.metadata)),)
+                        if info.metadata
+                        else ()
+                    ),
                     *self._expires_header(info.expires),
                 ),
             )

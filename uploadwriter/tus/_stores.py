@@ -81,7 +81,7 @@ class Stored:
             ValueError: ``data`` is not such a record.
         """
         if not isinstance(data, Mapping):
-            raise ValueError("not an upload record")
+            raise ValueError("not an upload record")  # noqa: TRY004 - bad data, as from_dict says
         try:
             metadata = tuple((str(k), None if v is None else str(v)) for k, v in data["metadata"])
             state = data["state"]

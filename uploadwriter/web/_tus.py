@@ -1,14 +1,15 @@
-"""The tus endpoint of ``uploadwriter serve``: mounted at ``/files/``, its uploads kept in the store."""
+"""The tus endpoint of ``uploadwriter serve`` at ``/files/``: its uploads kept in the store."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from typing import Any
 
 import anyio.to_thread
 from starlette.routing import BaseRoute, Mount, Route
 
-from ..tus import FileStore, TusEndpoint, UploadInfo, UploadStore, metadata_text
+from ..tus import FileStore, S3Store, TusEndpoint, UploadInfo, UploadStore, metadata_text
 from ._store import Store
 
 __all__ = ("UploadStore", "sha256_file", "tus_routes")
@@ -23,6 +24,15 @@ def sha256_file(path: str) -> str:
     with open(path, "rb", buffering=0) as file:
         while block := file.read(_READ):
             digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_object(client: Any, bucket: str, key: str) -> str:
+    """The sha256 of an S3 object, streamed in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    body = client.get_object(Bucket=bucket, Key=key)["Body"]
+    while block := body.read(_READ):
+        digest.update(block)
     return digest.hexdigest()
 
 
@@ -44,15 +54,29 @@ def tus_routes(
         tus_store = FileStore(store.directory / ".uploadwriter" / "tus")
 
     async def keep(info: UploadInfo, meta: Mapping[str, object]) -> Mapping[str, object]:
-        path = meta.get("path")
-        if not isinstance(path, str):
-            # A store whose product is not a local file (S3): it stays where it is.
-            return {key: value for key, value in meta.items() if key != "data"}
-        sha256 = await anyio.to_thread.run_sync(sha256_file, path)
         name = metadata_text(info.metadata, "filename") or metadata_text(info.metadata, "name")
         content_type = metadata_text(info.metadata, "filetype") or metadata_text(
             info.metadata, "type"
         )
+        path = meta.get("path")
+        if not isinstance(path, str):
+            # An S3 store: the object stays in S3; it is read once to be hashed.
+            assert isinstance(tus_store, S3Store)
+            bucket, key = str(meta["bucket"]), str(meta["key"])
+            sha256 = await anyio.to_thread.run_sync(sha256_object, tus_store.client, bucket, key)
+
+            def record() -> Mapping[str, object]:
+                return store.keep_remote(
+                    f"s3://{bucket}/{key}",
+                    info.length,
+                    sha256,
+                    client_name=name or info.id,
+                    content_type=content_type or "application/octet-stream",
+                    via="tus",
+                )
+
+            return await anyio.to_thread.run_sync(record)
+        sha256 = await anyio.to_thread.run_sync(sha256_file, path)
 
         def move() -> Mapping[str, object]:
             return store.keep_file(

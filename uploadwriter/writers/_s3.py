@@ -261,7 +261,7 @@ class AsyncS3Writer:
                 await anyio.to_thread.run_sync(delete_tails, state)
         # Returned out here: a cancel scope may swallow exceptions, so mypy
         # would take a return inside it for a possible fall-through.
-        return answer  # noqa: RET504
+        return answer
 
     async def _close(self, state: S3State, reason: CloseReason) -> Ok[S3State] | Err[S3State]:
         if isinstance(reason, Done):

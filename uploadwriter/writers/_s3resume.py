@@ -78,7 +78,7 @@ def suspend_state(state: S3State) -> dict[str, object]:
 
 def _saved(saved: object) -> tuple[str, str, str | None, int, int, dict[str, object], str | None]:
     if not isinstance(saved, Mapping):
-        raise ValueError(f"not a saved S3 upload: {safe_repr(saved)}")
+        raise ValueError(f"not a saved S3 upload: {safe_repr(saved)}")  # noqa: TRY004 - data
     bucket, key, upload_id = saved.get("bucket"), saved.get("key"), saved.get("upload_id")
     part_size, size, args, tail = (
         saved.get("part_size"),

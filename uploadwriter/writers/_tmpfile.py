@@ -145,6 +145,12 @@ def _discard(state: TmpFileState) -> None:
     _release(state.gathered)
 
 
+def _check_size(fd: int, path: str, size: int) -> None:
+    on_disk = os.fstat(fd).st_size
+    if on_disk < size:
+        raise OSError(f"{path} holds {on_disk} bytes, fewer than the {size} saved")
+
+
 def _release(gathered: io.BytesIO) -> None:
     with contextlib.suppress(BufferError):  # a view still alive: freed with the state
         gathered.close()
@@ -277,9 +283,7 @@ class TmpFileWriter:
         except OSError as exc:
             return Err(exc, None)
         try:
-            on_disk = os.fstat(fd).st_size
-            if on_disk < size:
-                raise OSError(f"{path} holds {on_disk} bytes, fewer than the {size} saved")
+            _check_size(fd, path, size)
             os.ftruncate(fd, size)
             os.lseek(fd, size, os.SEEK_SET)
             return Ok(TmpFileState(path, io.FileIO(fd, "w")))
