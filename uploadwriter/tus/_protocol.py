@@ -406,9 +406,8 @@ class Exchange:
         self._info = info
         self._offset = info.offset
         extra = (("Location", self._location + info.id),)
-        if info.length == 0:
-            return self._start_body(extra, complete_now=True)
-        if self._offset_type() and self._body_size() != 0:
+        if info.length == 0 or (self._offset_type() and self._body_size() != 0):
+            # An empty upload is complete at once: its (empty) body ends it.
             return self._start_body(extra)
         return self._reply(201, extra + self._expires_header(info.expires))
 
@@ -482,18 +481,13 @@ class Exchange:
 
     # --- the body ---------------------------------------------------------------------------
 
-    def _start_body(
-        self, extra: tuple[tuple[str, str], ...], *, complete_now: bool = False
-    ) -> list[Output]:
+    def _start_body(self, extra: tuple[tuple[str, str], ...]) -> list[Output]:
         info = self._info
         assert info is not None
         self._phase = _Phase.WRITING
         self._end = info.length
         self._created = extra
-        out: list[Output] = [StartWriting(info.offset)]
-        if complete_now:
-            out.extend(self._finish(interrupted=False))
-        return out
+        return [StartWriting(info.offset)]
 
     def receive_data(self, data: bytes) -> list[Output]:
         """Feed the next bytes of the request's body; return the writes and checkpoints."""
