@@ -96,4 +96,16 @@ def tus_routes(
         expires_after=expires_after,
         on_complete=keep,
     )
-    return [Route("/files", endpoint, methods=_METHODS), Mount("/files", app=endpoint)]
+    bare = _Mounted(endpoint, "/files")
+    return [Route("/files", bare, methods=_METHODS), Mount("/files", app=endpoint)]
+
+
+class _Mounted:
+    """``/files`` without its slash: the endpoint itself, as it is under the mount."""
+
+    def __init__(self, app: TusEndpoint, path: str) -> None:
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app({**scope, "root_path": scope.get("root_path", "") + self.path}, receive, send)
