@@ -1,4 +1,4 @@
-"""tus-js-client, a client nobody here wrote, against serve's tus endpoint: under Node and in Chromium.
+"""tus-js-client (a client nobody here wrote) against serve's tus endpoint, in Node and Chromium.
 
 tus-js-client comes from the npm registry into ``tests/js/node_modules``
 (``.ci/run`` runs ``npm ci --prefix tests/js``; a test installs it the same

@@ -33,8 +33,17 @@ pytestmark = pytest.mark.slow
 def serving(directory: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """Run `uploadwriter serve --dir DIRECTORY ARGS` on a free port; yield its base URL."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "uploadwriter", "serve", "--dir", str(directory), "--port", "0",
-         *args],  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "uploadwriter",
+            "serve",
+            "--dir",
+            str(directory),
+            "--port",
+            "0",
+            *args,
+        ],
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **(env or {})},
@@ -168,4 +177,3 @@ def test_kill_9_mid_patch_with_the_s3_store(tmp_path: Path, s3: S3) -> None:
 
 def stored_records(directory: Path) -> list[dict[str, object]]:
     return [json.loads(p.read_text()) for p in (directory / ".uploadwriter" / "records").glob("*")]
-

@@ -43,11 +43,9 @@ NOW = 1_000_000.0
 CONFIG = TusConfig(max_size=1000, expires_after=60.0, checkpoint_every=16)
 
 
-def exchange(
-    method: str, upload_id: str | None = None, config: TusConfig = CONFIG, **headers: str
-) -> Exchange:
+def exchange(method: str, upload_id: str | None = None, **headers: str) -> Exchange:
     named = {k.replace("_", "-"): v for k, v in headers.items()}
-    return Exchange(config, method, upload_id, named, now=NOW)
+    return Exchange(CONFIG, method, upload_id, named, now=NOW)
 
 
 def reply(outputs: list[Output]) -> Reply:
@@ -67,7 +65,9 @@ INFO = UploadInfo("abc", 40, 10, (("filename", "YS50eHQ="),), NOW + 60)
 # --- OPTIONS, versions, methods -----------------------------------------------------------------
 
 
-def test_options_lists_the_version_extensions_max_size_and_checksums_without_tus_resumable() -> None:
+def test_options_lists_the_version_extensions_max_size_and_checksums_without_tus_resumable() -> (
+    None
+):
     answer = reply(exchange("OPTIONS").begin())
     assert answer.status == 204
     assert answer.header("Tus-Version") == "1.0.0"
@@ -361,8 +361,10 @@ def requests(draw: st.DrawFn, source: bytes) -> tuple[str, Mapping[str, str], li
     if draw(st.integers(0, 9)):
         headers["Tus-Resumable"] = "1.0.0"
     if method == "POST":
-        headers["Upload-Length"] = str(len(source)) if draw(st.booleans()) else draw(
-            st.sampled_from(["", "-1", "99999", "0"])
+        headers["Upload-Length"] = (
+            str(len(source))
+            if draw(st.booleans())
+            else draw(st.sampled_from(["", "-1", "99999", "0"]))
         )
     if method == "PATCH" and draw(st.integers(0, 9)):
         headers.update(OCTETS)
@@ -404,7 +406,9 @@ def drive(
             answer = output
         elif isinstance(output, CreateUpload):
             new = f"u{len(store.uploads):03d}"
-            store.uploads[new] = ModelUpload(UploadInfo(new, output.length, 0, (), output.expires), b"")
+            store.uploads[new] = ModelUpload(
+                UploadInfo(new, output.length, 0, (), output.expires), b""
+            )
             store.offsets[new] = [0]
             queue += ex.created(store.uploads[new].info)
             upload_id = new
@@ -432,8 +436,10 @@ def drive(
             assert upload_id is not None
             held = store.uploads[upload_id]
             assert output.offset == len(written)
-            state = "completed" if isinstance(output, Commit) and output.complete else "open"
-            held.info = attrs.evolve(held.info, offset=output.offset, state=state)
+            complete = isinstance(output, Commit) and output.complete
+            held.info = attrs.evolve(
+                held.info, offset=output.offset, state="completed" if complete else "open"
+            )
             held.data = written
             store.offsets[upload_id].append(output.offset)
         elif isinstance(output, Drop):
@@ -460,7 +466,21 @@ def test_any_sequence_of_requests_keeps_exactly_the_clients_bytes(
         assert answer is not None or request[3] == "cut"
         if answer is not None:
             assert answer.header("Tus-Resumable") == "1.0.0"
-            assert answer.status in {200, 201, 204, 400, 404, 405, 409, 410, 412, 413, 415, 423, 460}
+            assert answer.status in {
+                200,
+                201,
+                204,
+                400,
+                404,
+                405,
+                409,
+                410,
+                412,
+                413,
+                415,
+                423,
+                460,
+            }
         for upload_id, upload in store.uploads.items():
             offsets = store.offsets[upload_id]
             assert offsets == sorted(offsets)  # offsets only grow

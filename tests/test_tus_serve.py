@@ -80,8 +80,11 @@ def b64(text: str) -> str:
 def test_an_upload_in_three_patches_is_listed_with_its_sha256(serve: Serve) -> None:
     base = serve()
     data = os.urandom(300_000)
-    url = create(base, len(data), **{"Upload-Metadata": f"filename {b64('clip.mp4')},filetype "
-                                     f"{b64('video/mp4')}"})
+    url = create(
+        base,
+        len(data),
+        **{"Upload-Metadata": f"filename {b64('clip.mp4')},filetype {b64('video/mp4')}"},
+    )
     head = httpx.head(url, headers=TUS)
     assert head.headers["Cache-Control"] == "no-store"
     assert (head.headers["Upload-Offset"], head.headers["Upload-Length"]) == ("0", "300000")
@@ -197,6 +200,7 @@ def anyio_run(function: Callable[[], Any]) -> Any:
 def raw_patch(url: str, at: int, length: int, data: bytes) -> socket.socket:
     """Start a PATCH announcing ``length`` bytes and send only ``data``; return the socket."""
     parsed = httpx.URL(url)
+    assert parsed.port is not None
     sock = socket.create_connection((parsed.host, parsed.port))
     head = (
         f"PATCH {parsed.raw_path.decode()} HTTP/1.1\r\nHost: {parsed.host}\r\n"

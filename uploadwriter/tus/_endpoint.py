@@ -379,7 +379,7 @@ class _Request:
 
     async def _reply(self, reply: Reply) -> None:
         headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers]
-        if reply.status != 204:  # noqa: PLR2004 - a 204 has no Content-Length (RFC 9110)
+        if reply.status != 204:
             headers.append((b"content-length", str(len(reply.body)).encode()))
         await self.send({"type": "http.response.start", "status": reply.status, "headers": headers})
         await self.send({"type": "http.response.body", "body": reply.body})

@@ -108,4 +108,6 @@ class _Mounted:
         self.path = path
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app({**scope, "root_path": scope.get("root_path", "") + self.path}, receive, send)
+        await self.app(
+            {**scope, "root_path": scope.get("root_path", "") + self.path}, receive, send
+        )
