@@ -140,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"# tus vs PUT /upload: {size // MiB} MiB per upload, {rounds} rounds, medians")
     print(f"# {platform.python_implementation()} {platform.python_version()}, "
           f"{os.cpu_count()} CPUs")  # fmt: skip
-    print(f"| contender | server CPU s/GB | wall MB/s |")
+    print("| contender | server CPU s/GB | wall MB/s |")
     print("|---|---:|---:|")
     for name in names:
         per_gb = statistics.median(cpu[name]) / gb

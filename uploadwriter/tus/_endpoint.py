@@ -147,9 +147,9 @@ class TusEndpoint:
             if info.expires is None or info.expires > now:
                 continue
             try:
-                lock = await _try_lock(store, upload_id)
+                lock = await store.locker.acquire(upload_id)
             except Locked:
-                continue
+                continue  # a request holds it: it meets the expiry itself
             try:
                 stored = await store.read(upload_id)  # again, under the lock
                 if stored is None:
@@ -162,16 +162,6 @@ class TusEndpoint:
             finally:
                 lock.release()
         return ended
-
-
-async def _try_lock(store: UploadStore, upload_id: str) -> Lock:
-    try_acquire = getattr(store.locker, "try_acquire", None)
-    if try_acquire is None:
-        return await store.locker.acquire(upload_id)
-    lock: Lock | None = try_acquire(upload_id)
-    if lock is None:
-        raise Locked(upload_id)
-    return lock
 
 
 async def terminate(

@@ -538,9 +538,7 @@ class Exchange:
         return self._finish(interrupted=True)
 
     def failed(self, message: str) -> list[Output]:
-        """Storage failed (the writer, the store): answer 500; nothing more is done."""
-        if self._phase is _Phase.OVER:
-            return []
+        """Storage failed (the writer, the store): answer 500 instead of any reply not yet sent."""
         return self._error(500, "writer_failure", message)
 
     def _finish(self, *, interrupted: bool) -> list[Output]:
