@@ -166,10 +166,10 @@ def test_a_lock_file_removed_under_a_waiting_request_is_taken_anew(tmp_path: Pat
             "state": "odd",
             "saved": None,
         },
-    ],  # fmt: skip
+    ],
 )
 def test_a_record_that_is_not_one_is_refused(data: object) -> None:
-    with pytest.raises(ValueError, match="not an upload record|unknown state"):
+    with pytest.raises(ValueError, match=r"not an upload record|unknown state"):
         Stored.from_dict(data)
 
 
@@ -184,7 +184,10 @@ def test_a_saved_path_outside_the_store_is_refused(tmp_path: Path) -> None:
 def test_other_scopes_are_ignored(tmp_path: Path) -> None:
     endpoint = TusEndpoint(FileStore(tmp_path))
 
-    async def never() -> Any:
+    async def never(*args: Any) -> Any:
         raise AssertionError  # pragma: no cover
 
-    anyio.run(endpoint, {"type": "lifespan"}, never, never)
+    async def serve() -> None:
+        await endpoint({"type": "lifespan"}, never, never)
+
+    anyio.run(serve)
