@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
+from ._errors import safe_repr
 from ._events import CloseReason
 from ._handoff import run_in_worker
-from ._protocols import ResumableWriter, UploadWriter, check_writer_shape, discard
+from ._protocols import (
+    AsyncUploadWriter,
+    ResumableWriter,
+    UploadWriter,
+    check_writer_shape,
+    discard,
+    is_async_writer,
+)
 from ._results import Err, Ok
 
-__all__ = ("InlineWriter", "ThreadedWriter")
+__all__ = ("InlineWriter", "ThreadedWriter", "as_async_writer", "writer_and_opts")
 
 O = TypeVar("O")  # noqa: E741 - the writer's opts type, as in the protocol
 S = TypeVar("S")
@@ -129,3 +137,25 @@ class InlineWriter(Generic[O, S]):
     def discard(self, state: S) -> None:
         """Call the wrapped writer's ``discard`` hook, if it has one."""
         discard(self.writer, state)
+
+
+def as_async_writer(writer: object) -> AsyncUploadWriter[Any, Any]:
+    """``writer`` itself if it is async, else wrapped in :class:`ThreadedWriter`.
+
+    What the uploads layer and the web layer do with whatever a writer factory
+    gave, to run it under :class:`~uploadwriter.AsyncUploader`.
+    """
+    if is_async_writer(writer):
+        return cast("AsyncUploadWriter[Any, Any]", writer)
+    return ThreadedWriter(cast("UploadWriter[Any, Any]", writer))
+
+
+def writer_and_opts(result: object, factory: str) -> tuple[object, object]:
+    """Check what a writer factory returned: a ``(writer, opts)`` tuple.
+
+    Raises:
+        TypeError: it is not; the message names ``factory``.
+    """
+    if not isinstance(result, tuple) or len(result) != 2:
+        raise TypeError(f"{factory} must return a (writer, opts) tuple, not {safe_repr(result)}")
+    return result[0], result[1]

@@ -150,7 +150,37 @@ def kind_of(event: object) -> Kind:  # noqa: PLR0911 - one exit per kind
     return MALFORMED
 
 
-class Limits:
+class _Record:
+    """What the reducer's records share: equal by class and fields, hashable, shown field by field.
+
+    Each record lists its fields in ``__match_args__`` and returns their values
+    from ``_fields()``; nothing here is on the per-event path.
+    """
+
+    __slots__ = ()
+
+    def _fields(self) -> tuple[object, ...]:
+        raise NotImplementedError  # pragma: no cover - every record defines it
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, _Record)
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        names: tuple[str, ...] = getattr(type(self), "__match_args__")  # noqa: B009 - per record
+        shown = ", ".join(
+            f"{name}={value.label if isinstance(value, Phase) else safe_repr(value)}"
+            for name, value in zip(names, self._fields(), strict=True)
+        )
+        return f"{type(self).__name__}({shown})"
+
+
+class Limits(_Record):
     """What is fixed when an upload starts: its sizes, and whether it is resumable.
 
     ``limit`` is the smaller of the two known sizes. A ``resumable`` upload is
@@ -196,22 +226,8 @@ class Limits:
     def _fields(self) -> tuple[object, ...]:
         return (self._expected_size, self._max_size, self._limit, self._resumable)
 
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not Limits:
-            return NotImplemented
-        return self._fields() == other._fields()
 
-    def __hash__(self) -> int:
-        return hash(self._fields())
-
-    def __repr__(self) -> str:
-        return (
-            f"Limits(expected_size={self._expected_size!r}, max_size={self._max_size!r}, "
-            f"limit={self._limit!r}, resumable={self._resumable!r})"
-        )
-
-
-class Ending:
+class Ending(_Record):
     """How an upload is ending, once a close (or a suspension) is decided or a cancel asked for.
 
     ``requested``: the ``Cancel()``, ``TimedOut`` or ``Leave()`` that arrived
@@ -262,22 +278,8 @@ class Ending:
     def _fields(self) -> tuple[object, ...]:
         return (self._requested, self._close_reason, self._failure, self._later_failure)
 
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not Ending:
-            return NotImplemented
-        return self._fields() == other._fields()
 
-    def __hash__(self) -> int:
-        return hash(self._fields())
-
-    def __repr__(self) -> str:
-        return (
-            f"Ending(requested={self._requested!r}, close_reason={self._close_reason!r}, "
-            f"failure={self._failure!r}, later_failure={safe_repr(self._later_failure)})"
-        )
-
-
-class Upload(Generic[S]):
+class Upload(_Record, Generic[S]):
     """One upload's whole lifecycle state. Immutable: :func:`reduce` returns a new one.
 
     ``phase``, ``state`` (the writer's), ``size`` (bytes accepted so far),
@@ -365,23 +367,8 @@ class Upload(Generic[S]):
     def _fields(self) -> tuple[object, ...]:
         return (self._phase, self._state, self._size, self._limits, self._inflight, self._ending)
 
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not Upload:
-            return NotImplemented
-        return self._fields() == other._fields()
 
-    def __hash__(self) -> int:
-        return hash(self._fields())
-
-    def __repr__(self) -> str:
-        return (
-            f"Upload(phase={self._phase.label}, state={safe_repr(self._state)}, "
-            f"size={self._size}, limits={self._limits!r}, inflight={self._inflight}, "
-            f"ending={self._ending!r})"
-        )
-
-
-class Step(Generic[S]):
+class Step(_Record, Generic[S]):
     """What :func:`reduce` decided: the next ``upload``, the writer ``call`` to make, the ``error``
     to give the caller. Immutable, like :class:`Upload`."""
 
@@ -413,13 +400,5 @@ class Step(Generic[S]):
         """The error to give the caller (once ``call`` is ``None``), or ``None``."""
         return self._error
 
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not Step:
-            return NotImplemented
-        return (self._upload, self._call, self._error) == (other._upload, other._call, other._error)
-
-    def __hash__(self) -> int:
-        return hash((self._upload, self._call, self._error))
-
-    def __repr__(self) -> str:
-        return f"Step(upload={self._upload!r}, call={self._call!r}, error={self._error!r})"
+    def _fields(self) -> tuple[object, ...]:
+        return (self._upload, self._call, self._error)

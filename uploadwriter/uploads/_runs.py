@@ -13,10 +13,10 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 import anyio
 import anyio.lowlevel
 
-from .._adapters import ThreadedWriter
+from .._adapters import as_async_writer
 from .._async import AsyncUploader
 from .._events import Cancel, Done, Event
-from .._protocols import AsyncUploadWriter, UploadWriter, discard, is_async_writer
+from .._protocols import UploadWriter, discard
 from .._sync import Uploader
 from .._values import CLOSED
 from ._config import UploadConfig
@@ -222,12 +222,8 @@ class AsyncEntryRun(_EntryRunBase[AsyncUploader[Any, Any]]):
         config = owner.config
         entry, writer, opts = owner._begin(self.ref)
         self.writer = writer
-        if is_async_writer(writer):
-            async_writer = cast("AsyncUploadWriter[Any, Any]", writer)
-        else:
-            async_writer = ThreadedWriter(cast("UploadWriter[Any, Any]", writer))
         driver: AsyncUploader[Any, Any] = AsyncUploader(
-            async_writer,
+            as_async_writer(writer),
             opts,
             expected_size=entry.client_size,
             max_size=config.max_file_size,

@@ -21,6 +21,7 @@ from typing import Any, TypeAlias, TypeVar, overload
 
 import attrs
 
+from .._adapters import writer_and_opts
 from .._errors import UploadFailed, safe_repr
 from .._values import CLOSED
 from ._config import UploadConfig
@@ -44,15 +45,6 @@ def _check_ref(ref: object) -> None:
             f"entry refs are strings: {str(ref)!r}, not {safe_repr(ref)} "
             f"({type(ref).__name__}); use the ref of the entry, e.g. entry.ref"
         )
-
-
-def _unpack(name: str, result: object) -> tuple[object, object]:
-    if not isinstance(result, tuple) or len(result) != 2:
-        raise TypeError(
-            f"the writer factory of upload {name!r} must return a (writer, opts) tuple, "
-            f"not {safe_repr(result)}"
-        )
-    return result[0], result[1]
 
 
 class Uploads:
@@ -200,7 +192,10 @@ class Uploads:
         why = refusal(entry, self.errors, self._config.max_entries)
         if why is not None:
             raise EntryRefused(ref, why)
-        writer, opts = _unpack(self._config.name, self._config.writer(self._config.name, entry))
+        writer, opts = writer_and_opts(
+            self._config.writer(self._config.name, entry),
+            f"the writer factory of upload {self._config.name!r}",
+        )
         return entry, writer, opts
 
     def _start(self, run: EntryRun | AsyncEntryRun) -> None:

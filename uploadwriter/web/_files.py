@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 import typing
 from collections.abc import Mapping
-from typing import Any, TypeAlias, cast
+from typing import Any, TypeAlias
 
 import attrs
 
-from .._adapters import ThreadedWriter
+from .._adapters import as_async_writer, writer_and_opts
 from .._async import AsyncUploader
-from .._errors import FileTooLarge, IncompleteUpload, InitError, WriterFailure, safe_repr
+from .._errors import FileTooLarge, IncompleteUpload, InitError, WriterFailure
 from .._events import Done
-from .._protocols import AsyncUploadWriter, UploadWriter, discard, is_async_writer
+from .._protocols import AsyncUploadWriter, UploadWriter, discard
 from ._errors import UploadRejected
 from ._limits import HttpLimits
 
@@ -138,18 +138,9 @@ def start_upload(
         TypeError: the factory did not return ``(writer, opts)``, or the writer
             is not an upload writer.
     """
-    result: object = factory(part)
-    if not isinstance(result, tuple) or len(result) != 2:
-        raise TypeError(
-            f"the writer factory must return a (writer, opts) tuple, not {safe_repr(result)}"
-        )
-    writer, opts = result
-    if is_async_writer(writer):
-        driven = cast("AsyncUploadWriter[Any, Any]", writer)
-    else:
-        driven = ThreadedWriter(cast("UploadWriter[Any, Any]", writer))
+    writer, opts = writer_and_opts(factory(part), "the writer factory")
     driver: AsyncUploader[Any, Any] = AsyncUploader(
-        driven,
+        as_async_writer(writer),
         opts,
         expected_size=part.declared_size,
         max_size=limits.max_file_size,
