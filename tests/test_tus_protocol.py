@@ -142,6 +142,14 @@ def test_post_refused(headers: dict[str, str], status: int, words: str) -> None:
     assert words in answer.body.decode()
 
 
+def test_a_creation_the_driver_refuses_is_415() -> None:
+    ex = exchange("POST", **TUS, Upload_Length="3")
+    ex.begin()
+    answer = reply(ex.refuse("a.exe is not accepted"))
+    assert answer.status == 415
+    assert b"a.exe is not accepted" in answer.body
+
+
 def test_creation_with_upload_writes_the_body_and_answers_201_with_the_offset() -> None:
     ex = exchange("POST", **TUS, **OCTETS, Upload_Length="5", Content_Length="3")
     assert isinstance(ex.begin()[0], CreateUpload)

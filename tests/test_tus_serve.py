@@ -300,3 +300,16 @@ def test_tuspy_uploads_pauses_and_resumes(serve: Serve) -> None:
     (record,) = listed(base)
     assert record["client_name"] == "tuspy.bin"
     assert record["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_serves_accept_applies_to_tus_uploads_too(serve: Serve) -> None:
+    base = serve(accept=["image/*", ".pdf"])
+    refused = httpx.post(
+        f"{base}/files/",
+        headers={**TUS, "Upload-Length": "3", "Upload-Metadata": f"filename {b64('a.exe')}"},
+    )
+    assert refused.status_code == 415
+    assert "a.exe (no filetype) is not accepted" in refused.json()["error"]["message"]
+    for metadata in (f"filetype {b64('image/png')}", f"filename {b64('doc.PDF')}"):
+        create(base, 3, **{"Upload-Metadata": metadata})
+    assert httpx.get(f"{base}/uploads").status_code == 200

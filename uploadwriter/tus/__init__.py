@@ -8,6 +8,7 @@ An interrupted request suspends its upload (L16), and any process sharing the
 store resumes it (L17).
 """
 
+from ._endpoint import Accept as Accept
 from ._endpoint import OnComplete as OnComplete
 from ._endpoint import TusEndpoint as TusEndpoint
 from ._headers import CHECKSUMS as CHECKSUMS
@@ -43,6 +44,7 @@ __all__ = (
     "CHECKSUMS",
     "EXTENSIONS",
     "TUS_VERSION",
+    "Accept",
     "BadHeader",
     "Checkpoint",
     "Commit",

@@ -23,6 +23,7 @@ from .._errors import ResumeError, UploadError
 from .._events import Cancel, Chunk, Done, Suspend
 from .._saved import SavedUpload
 from .._values import Phase
+from ._headers import Metadata
 from ._locks import Lock, Locked
 from ._protocol import (
     Checkpoint,
@@ -41,7 +42,7 @@ from ._protocol import (
 )
 from ._stores import Stored, UploadStore, new_id, valid_id
 
-__all__ = ("OnComplete", "TusEndpoint")
+__all__ = ("Accept", "OnComplete", "TusEndpoint")
 
 log = logging.getLogger("uploadwriter.tus")
 
@@ -52,6 +53,8 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 #: Called with a completed upload and its writer's meta; what it returns is kept
 #: in the upload's record (a mapping of JSON values), e.g. where the file went.
 OnComplete = Callable[[UploadInfo, Mapping[str, object]], Awaitable[Mapping[str, object] | None]]
+#: Called with a new upload's metadata: ``None`` accepts it, a message refuses it (415).
+Accept = Callable[[Metadata], str | None]
 
 
 class _Failed(Exception):
@@ -66,7 +69,8 @@ class TusEndpoint:
     ``chunk_timeout`` the seconds a request's body may stall before the upload
     is suspended. ``on_complete(info, meta)`` is awaited once per completed
     upload (meta is the store writer's), and what it returns is kept in the
-    upload's record. Expired uploads are closed with ``Cancel()`` and their
+    upload's record. ``accept(metadata)`` may refuse a new upload (415) by
+    returning why. Expired uploads are closed with ``Cancel()`` and their
     data removed when a request meets them, and by a sweep run after a
     ``POST`` at most every ``sweep_every`` seconds.
     """
@@ -79,12 +83,14 @@ class TusEndpoint:
         expires_after: float | None = 24 * 3600.0,
         chunk_timeout: float = 30.0,
         on_complete: OnComplete | None = None,
+        accept: Accept | None = None,
         sweep_every: float = 60.0,
     ) -> None:
         self.store = store
         self.config = TusConfig(max_size, expires_after, store.checkpoint_every)
         self.chunk_timeout = chunk_timeout
         self.on_complete = on_complete
+        self.accept = accept
         self.sweep_every = sweep_every
         self._last_sweep = 0.0
 
@@ -214,7 +220,7 @@ class _Request:
             await self._reply(output)
             return []
         if isinstance(output, CreateUpload):
-            return exchange.created(await self._create(output))
+            return await self._create(output)
         if isinstance(output, LoadUpload):
             if output.lock:
                 try:
@@ -231,7 +237,14 @@ class _Request:
             return await self._write_body()
         raise AssertionError(f"{output!r} outside a body")  # pragma: no cover
 
-    async def _create(self, output: CreateUpload) -> UploadInfo:
+    async def _create(self, output: CreateUpload) -> list[Output]:
+        accept = self.endpoint.accept
+        refused = None if accept is None else accept(output.metadata)
+        if refused is not None:
+            return self.exchange.refuse(refused)
+        return self.exchange.created(await self._make(output))
+
+    async def _make(self, output: CreateUpload) -> UploadInfo:
         store = self.store
         upload_id = new_id()
         self.lock = await store.locker.acquire(upload_id)

@@ -400,6 +400,11 @@ class Exchange:
 
     # --- the driver's answers -------------------------------------------------------------
 
+    def refuse(self, message: str) -> list[Output]:
+        """The driver refuses to create this upload (its type, say): answer 415 with ``message``."""
+        self._expect(_Phase.CREATING, "refuse")
+        return self._error(415, "not_accepted", message)
+
     def created(self, info: UploadInfo) -> list[Output]:
         """The upload is created (and locked); return what follows (the body, or the reply)."""
         self._expect(_Phase.CREATING, "created")

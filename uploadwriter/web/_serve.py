@@ -109,6 +109,7 @@ def create_app(
         *tus_routes(
             store,
             tus_store,
+            config=config,
             max_file_size=max_file_size,
             chunk_timeout=chunk_timeout,
             expires_after=tus_expires_after,

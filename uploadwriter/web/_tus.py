@@ -9,7 +9,16 @@ from typing import Any
 import anyio.to_thread
 from starlette.routing import BaseRoute, Mount, Route
 
-from ..tus import FileStore, S3Store, TusEndpoint, UploadInfo, UploadStore, metadata_text
+from ..tus import (
+    FileStore,
+    Metadata,
+    S3Store,
+    TusEndpoint,
+    UploadInfo,
+    UploadStore,
+    metadata_text,
+)
+from ..uploads import UploadConfig
 from ._store import Store
 
 __all__ = ("UploadStore", "sha256_file", "tus_routes")
@@ -40,6 +49,7 @@ def tus_routes(
     store: Store,
     tus_store: UploadStore | None,
     *,
+    config: UploadConfig,
     max_file_size: int,
     chunk_timeout: float,
     expires_after: float | None,
@@ -54,10 +64,8 @@ def tus_routes(
         tus_store = FileStore(store.directory / ".uploadwriter" / "tus")
 
     async def keep(info: UploadInfo, meta: Mapping[str, object]) -> Mapping[str, object]:
-        name = metadata_text(info.metadata, "filename") or metadata_text(info.metadata, "name")
-        content_type = metadata_text(info.metadata, "filetype") or metadata_text(
-            info.metadata, "type"
-        )
+        name = _name(info.metadata)
+        content_type = _type(info.metadata)
         path = meta.get("path")
         if not isinstance(path, str):
             # An S3 store: the object stays in S3; it is read once to be hashed.
@@ -89,8 +97,19 @@ def tus_routes(
 
         return await anyio.to_thread.run_sync(move)
 
+    def accept(metadata: Metadata) -> str | None:
+        name = _name(metadata) or ""
+        content_type = _type(metadata) or ""
+        if config.accepts(name, content_type):
+            return None
+        return (
+            f"{name or 'the file'} ({content_type or 'no filetype'}) is not accepted: "
+            f"this server takes {', '.join(config.accept)}"
+        )
+
     endpoint = TusEndpoint(
         tus_store,
+        accept=None if config.accept == "any" else accept,
         max_size=max_file_size,
         chunk_timeout=chunk_timeout,
         expires_after=expires_after,
@@ -98,6 +117,15 @@ def tus_routes(
     )
     bare = _Mounted(endpoint, "/files")
     return [Route("/files", bare, methods=_METHODS), Mount("/files", app=endpoint)]
+
+
+def _name(metadata: Metadata) -> str | None:
+    """The client's name of the file: tus-js-client and tuspy send ``filename``; Uppy ``name``."""
+    return metadata_text(metadata, "filename") or metadata_text(metadata, "name")
+
+
+def _type(metadata: Metadata) -> str | None:
+    return metadata_text(metadata, "filetype") or metadata_text(metadata, "type")
 
 
 class _Mounted:
