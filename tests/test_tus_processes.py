@@ -30,8 +30,17 @@ pytestmark = pytest.mark.slow
 
 
 @contextmanager
-def serving(directory: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run `uploadwriter serve --dir DIRECTORY ARGS` on a free port; yield its base URL."""
+def serving(
+    directory: Path, *args: str, env: dict[str, str] | None = None, killed: bool = False
+) -> Iterator[str]:
+    """Run `uploadwriter serve --dir DIRECTORY ARGS` on a free port; yield its base URL.
+
+    ``killed``: it will be killed with SIGKILL, so it runs without coverage
+    (a measurement cut short mid-write would only leave a broken data file).
+    """
+    environment = {**os.environ, **(env or {})}
+    if killed:
+        environment = {k: v for k, v in environment.items() if not k.startswith("COVERAGE")}
     process = subprocess.Popen(
         [
             sys.executable,
@@ -46,7 +55,7 @@ def serving(directory: Path, *args: str, env: dict[str, str] | None = None) -> I
         ],
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, **(env or {})},
+        env=environment,
     )
     assert process.stderr is not None
     lines: list[str] = []
@@ -110,13 +119,16 @@ def test_two_servers_on_one_dir_share_every_upload(tmp_path: Path) -> None:
 
 
 def resume_after_kill_9(
-    start: Callable[[], AbstractContextManager[str]], data: bytes, sent: int, checkpoint: int
+    start: Callable[[bool], AbstractContextManager[str]],
+    data: bytes,
+    sent: int,
+    checkpoint: int,
 ) -> tuple[int, str]:
     """Upload ``data``: PATCH, kill the server after ``sent`` bytes, restart, resume from HEAD.
 
     Returns the offset HEAD gave after the restart and the final server's URL.
     """
-    with start() as base:
+    with start(True) as base:
         url = create(base, len(data), **{"Upload-Metadata": "filename a2lsbGVkLmJpbg=="})
         upload_path = url.removeprefix(base)
         sock = raw_patch(url, 0, len(data), data[:sent])
@@ -124,7 +136,7 @@ def resume_after_kill_9(
         wait_for(lambda: offset(url) == sent // checkpoint * checkpoint, "a checkpoint")
         kill_9(base)
         sock.close()
-    with start() as base:
+    with start(False) as base:
         url = base + upload_path
         at = offset(url)
         answer = patch(url, at, data[at:])
@@ -138,8 +150,8 @@ def test_kill_9_mid_patch_then_restart_and_resume_from_head(tmp_path: Path) -> N
     data = os.urandom(4 * MiB)
     checkpoint = 256 * 1024
 
-    def start() -> AbstractContextManager[str]:
-        return serving(tmp_path, "--tus-checkpoint-every", str(checkpoint))
+    def start(killed: bool) -> AbstractContextManager[str]:
+        return serving(tmp_path, "--tus-checkpoint-every", str(checkpoint), killed=killed)
 
     at, _ = resume_after_kill_9(start, data, 1_500_000, checkpoint)
     # At most what the offset says was lost: the bytes since the last checkpoint.
@@ -162,10 +174,10 @@ def test_kill_9_mid_patch_with_the_s3_store(tmp_path: Path, s3: S3) -> None:
     }
     args = ("--tus-s3-bucket", s3.bucket, "--tus-lock-dir", str(tmp_path / "locks"))
 
-    def start() -> AbstractContextManager[str]:
+    def start(killed: bool) -> AbstractContextManager[str]:
         # Each server has a directory of its own: all they share is the bucket and the locks.
         here = tmp_path / f"server-{time.monotonic_ns()}"
-        return serving(here, *args, env=env)
+        return serving(here, *args, env=env, killed=killed)
 
     # The S3 store's parts are 8 MiB by default; the CLI's store is built with them.
     at, _ = resume_after_kill_9(start, data, 8 * MiB + 1000, 8 * MiB)
@@ -181,3 +193,22 @@ def test_kill_9_mid_patch_with_the_s3_store(tmp_path: Path, s3: S3) -> None:
 
 def stored_records(directory: Path) -> list[dict[str, object]]:
     return [json.loads(p.read_text()) for p in (directory / ".uploadwriter" / "records").glob("*")]
+
+
+def test_a_server_stopped_mid_patch_saves_what_arrived(tmp_path: Path) -> None:
+    data = os.urandom(3 * MiB)
+    with serving(tmp_path) as base:
+        url = create(base, len(data))
+        upload_path = url.removeprefix(base)
+        sock = raw_patch(url, 0, len(data), data[:1_000_000])
+        time.sleep(0.5)  # the bytes reach the server
+        process = _processes[base]
+        process.terminate()  # SIGTERM: 3 s of grace, then requests in flight are cancelled
+        process.wait(timeout=20)
+        sock.close()
+    with serving(tmp_path) as base:
+        url = base + upload_path
+        assert offset(url) == 1_000_000  # the cancelled request was a suspension
+        assert patch(url, 1_000_000, data[1_000_000:]).status_code == 204
+        (record,) = listed(base)
+    assert Path(record["path"]).read_bytes() == data

@@ -245,6 +245,7 @@ def test_patch_writes_checkpoints_at_multiples_and_commits() -> None:
     out = ex.end_of_body()
     assert out[0] == Commit(40, complete=True, expires=None)
     assert reply(out).header("Upload-Offset") == "40"
+    assert (ex.offset, ex.info, ex.over, ex.method) == (40, INFO, True, "PATCH")
 
 
 def test_bytes_past_the_length_of_a_chunked_body_are_not_taken() -> None:
@@ -498,3 +499,14 @@ def test_any_sequence_of_requests_keeps_exactly_the_clients_bytes(
                 assert upload.info.offset <= upload.info.length
             if upload.info.state == "completed":
                 assert upload.data == source[: upload.info.length]
+
+
+def test_the_rarer_requests() -> None:
+    answer = reply(exchange("PATCH", "abc", **TUS, **OCTETS).begin())
+    assert (answer.status, b"PATCH needs Upload-Offset" in answer.body) == (400, True)
+    ex = exchange("PATCH", "abc", **TUS, **OCTETS, Upload_Offset="10", Content_Length="lots")
+    ex.begin()
+    assert ex.loaded(INFO) == [StartWriting(10)]  # no usable length: bytes are counted
+    assert exchange("HEAD", "abc", **TUS).disconnected() == []  # gone before any work
+    with pytest.raises(BadHeader, match="not base64"):
+        read_metadata("a YQ")  # base64 letters, wrong padding

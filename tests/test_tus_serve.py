@@ -135,7 +135,8 @@ def test_options_and_the_errors_of_the_spec(serve: Serve) -> None:
     assert (conflict.status_code, conflict.headers["Upload-Offset"]) == (409, "0")
     assert patch(url, 0, b"x" * 11).status_code == 413
     assert httpx.head(f"{base}/files/nosuchupload", headers=TUS).status_code == 404
-    assert httpx.head(f"{base}/files/../../etc", headers=TUS).status_code == 404
+    assert httpx.head(f"{base}/files/not.an.id", headers=TUS).status_code == 404
+    assert httpx.head(f"{base}/files/not.an.id").status_code == 412
     assert offset(url) == 0
 
 
@@ -313,3 +314,59 @@ def test_serves_accept_applies_to_tus_uploads_too(serve: Serve) -> None:
     for metadata in (f"filetype {b64('image/png')}", f"filename {b64('doc.PDF')}"):
         create(base, 3, **{"Upload-Metadata": metadata})
     assert httpx.get(f"{base}/uploads").status_code == 200
+
+
+def test_an_interrupted_patch_with_a_checksum_keeps_nothing(serve: Serve) -> None:
+    base = serve()
+    url = create(base, 100)
+    parsed = httpx.URL(url)
+    assert parsed.port is not None
+    sock = socket.create_connection((parsed.host, parsed.port))
+    digest = base64.b64encode(hashlib.sha1(b"x" * 100).digest()).decode()
+    sock.sendall(
+        f"PATCH {parsed.raw_path.decode()} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n"
+        "Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n"
+        f"Upload-Checksum: sha1 {digest}\r\nContent-Length: 100\r\n\r\n".encode()
+        + b"x" * 40
+    )
+    time.sleep(0.2)
+    sock.close()
+    wait_for(lambda: patch(url, 0, b"").status_code == 204, "the request to end")
+    assert offset(url) == 0  # unchecked bytes are not kept
+
+
+def test_delete_of_a_completed_upload_keeps_the_file_it_became(serve: Serve) -> None:
+    base = serve()
+    url = create(base, 3)
+    assert patch(url, 0, b"abc").status_code == 204
+    assert httpx.delete(url, headers=TUS).status_code == 204
+    assert httpx.head(url, headers=TUS).status_code == 410
+    (record,) = listed(base)
+    assert Path(record["path"]).read_bytes() == b"abc"
+
+
+def test_an_upload_that_cannot_be_created_is_500(serve: Serve, tmp_path: Path) -> None:
+    base = serve()
+    (tus_dir(tmp_path) / "data").rmdir()  # the store's data directory is gone
+    answer = httpx.post(f"{base}/files/", headers={**TUS, "Upload-Length": "3"})
+    assert answer.status_code == 500
+    assert "could not be created" in answer.json()["error"]["message"]
+
+
+def test_a_stalled_patch_with_a_checksum_keeps_nothing(serve: Serve) -> None:
+    base = serve(chunk_timeout=0.5)
+    url = create(base, 100)
+    parsed = httpx.URL(url)
+    assert parsed.port is not None
+    sock = socket.create_connection((parsed.host, parsed.port))
+    digest = base64.b64encode(hashlib.sha256(b"x" * 100).digest()).decode()
+    sock.sendall(
+        f"PATCH {parsed.raw_path.decode()} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n"
+        "Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n"
+        f"Upload-Checksum: sha256 {digest}\r\nContent-Length: 100\r\n\r\n".encode()
+        + b"x" * 40
+    )
+    reply = sock.recv(4096).decode()
+    sock.close()
+    assert reply.startswith("HTTP/1.1 460")
+    assert offset(url) == 0

@@ -99,10 +99,7 @@ class TusEndpoint:
         if scope["type"] != "http":
             return
         root = str(scope.get("root_path", ""))
-        path = str(scope["path"])
-        if root and path.startswith(root):
-            path = path[len(root) :]
-        rest = path.strip("/")
+        rest = str(scope["path"]).removeprefix(root).strip("/")
         upload_id = rest or None
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         exchange = Exchange(
@@ -158,7 +155,7 @@ class TusEndpoint:
                 continue  # a request holds it: it meets the expiry itself
             try:
                 stored = await store.read(upload_id)  # again, under the lock
-                if stored is None:
+                if stored is None:  # pragma: no cover - removed meanwhile
                     continue
                 if stored.info.state == "terminated":
                     await store.remove(upload_id)
@@ -304,7 +301,7 @@ class _Request:
         """The next thing to do with the body, reading it from the client as needed."""
         exchange = self.exchange
         while not self._pending:
-            if self._body_done:
+            if self._body_done:  # pragma: no cover - a body ends with a commit or a drop
                 return None
             message = await self.receive()
             if message["type"] == "http.request":

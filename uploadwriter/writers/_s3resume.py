@@ -174,8 +174,6 @@ def resume_state(client: Any, saved: object) -> S3State:
 
 def delete_tails(state: S3State) -> None:
     """Delete every tail of the upload's key (best effort: a failure is logged)."""
-    if not state.resumed:
-        return
     prefix = tail_key(state.key, 0)[:-1]
     try:
         listing = _call(

@@ -288,8 +288,9 @@ class TmpFileWriter:
             os.lseek(fd, size, os.SEEK_SET)
             return Ok(TmpFileState(path, io.FileIO(fd, "w")))
         except BaseException as exc:
+            # Nothing may outlive a failed resume: not the descriptor (as init).
             with contextlib.suppress(OSError):
                 os.close(fd)
-            if isinstance(exc, Exception):
+            if isinstance(exc, Exception):  # an error is the answer; an interruption goes on
                 return Err(exc, None)
-            raise
+            raise  # pragma: no cover - a Ctrl-C in these few calls
