@@ -87,7 +87,7 @@ class TusEndpoint:
         sweep_every: float = 60.0,
     ) -> None:
         self.store = store
-        self.config = TusConfig(max_size, expires_after, store.checkpoint_every)
+        self.config: TusConfig = TusConfig(max_size, expires_after, store.checkpoint_every)
         self.chunk_timeout = chunk_timeout
         self.on_complete = on_complete
         self.accept = accept

@@ -75,7 +75,7 @@ class FileLocker:
             import fcntl  # noqa: F401 - POSIX only
         except ImportError as exc:  # pragma: no cover - Windows
             raise RuntimeError("FileLocker needs flock(2), which this platform lacks") from exc
-        self.directory = Path(directory)
+        self.directory: Path = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.wait = wait
 

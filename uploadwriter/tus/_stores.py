@@ -168,7 +168,7 @@ class FileStore:
         checkpoint_every: int = 8 * 2**20,
         lock_wait: float = 2.0,
     ) -> None:
-        self.directory = Path(directory).resolve()
+        self.directory: Path = Path(directory).resolve()
         self._data = self.directory / "data"
         self._data.mkdir(parents=True, exist_ok=True)
         self._locker = FileLocker(self.directory, wait=lock_wait)
