@@ -19,26 +19,26 @@ from ._locks import FileLocker as FileLocker
 from ._locks import Lock as Lock
 from ._locks import Locked as Locked
 from ._locks import Locker as Locker
+from ._outputs import Checkpoint as Checkpoint
+from ._outputs import Commit as Commit
+from ._outputs import CreateUpload as CreateUpload
+from ._outputs import Drop as Drop
+from ._outputs import LoadUpload as LoadUpload
+from ._outputs import LocalProtocolError as LocalProtocolError
+from ._outputs import Output as Output
+from ._outputs import Reply as Reply
+from ._outputs import StartWriting as StartWriting
+from ._outputs import Terminate as Terminate
+from ._outputs import Write as Write
 from ._protocol import EXTENSIONS as EXTENSIONS
 from ._protocol import TUS_VERSION as TUS_VERSION
-from ._protocol import Checkpoint as Checkpoint
-from ._protocol import Commit as Commit
-from ._protocol import CreateUpload as CreateUpload
-from ._protocol import Drop as Drop
 from ._protocol import Exchange as Exchange
-from ._protocol import LoadUpload as LoadUpload
-from ._protocol import LocalProtocolError as LocalProtocolError
-from ._protocol import Output as Output
-from ._protocol import Reply as Reply
-from ._protocol import StartWriting as StartWriting
-from ._protocol import Terminate as Terminate
-from ._protocol import TusConfig as TusConfig
-from ._protocol import UploadInfo as UploadInfo
-from ._protocol import Write as Write
 from ._s3store import S3Store as S3Store
 from ._stores import FileStore as FileStore
 from ._stores import Stored as Stored
 from ._stores import UploadStore as UploadStore
+from ._values import TusConfig as TusConfig
+from ._values import UploadInfo as UploadInfo
 
 __all__ = (
     "CHECKSUMS",

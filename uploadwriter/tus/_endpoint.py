@@ -25,22 +25,21 @@ from .._saved import SavedUpload
 from .._values import Phase
 from ._headers import Metadata
 from ._locks import Lock, Locked
-from ._protocol import (
+from ._outputs import (
     Checkpoint,
     Commit,
     CreateUpload,
     Drop,
-    Exchange,
     LoadUpload,
     Output,
     Reply,
     StartWriting,
     Terminate,
-    TusConfig,
-    UploadInfo,
     Write,
 )
+from ._protocol import Exchange
 from ._stores import Stored, UploadStore, new_id, valid_id
+from ._values import TusConfig, UploadInfo
 
 __all__ = ("Accept", "OnComplete", "TusEndpoint")
 

@@ -45,39 +45,33 @@ import enum
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Final, Literal, TypeAlias
-
-import attrs
+from typing import Final
 
 from ._headers import (
     CHECKSUMS,
     BadHeader,
-    Metadata,
     http_date,
     metadata_header,
     read_checksum,
     read_metadata,
     read_size,
 )
-
-__all__ = (
-    "EXTENSIONS",
-    "TUS_VERSION",
-    "Checkpoint",
-    "Commit",
-    "CreateUpload",
-    "Drop",
-    "Exchange",
-    "LoadUpload",
-    "LocalProtocolError",
-    "Output",
-    "Reply",
-    "StartWriting",
-    "Terminate",
-    "TusConfig",
-    "UploadInfo",
-    "Write",
+from ._outputs import (
+    Checkpoint,
+    Commit,
+    CreateUpload,
+    Drop,
+    LoadUpload,
+    LocalProtocolError,
+    Output,
+    Reply,
+    StartWriting,
+    Terminate,
+    Write,
 )
+from ._values import TusConfig, UploadInfo
+
+__all__ = ("EXTENSIONS", "TUS_VERSION", "Exchange")
 
 TUS_VERSION: Final = "1.0.0"
 #: The extensions this server speaks (``Tus-Extension``).
@@ -86,159 +80,6 @@ OFFSET_TYPE: Final = "application/offset+octet-stream"
 #: ``Upload-Checksum`` mismatch: tus's own status code.
 CHECKSUM_MISMATCH: Final = 460
 METHODS: Final = ("OPTIONS", "POST", "HEAD", "PATCH", "DELETE")
-
-
-class LocalProtocolError(RuntimeError):
-    """Raised when the driver calls an :class:`Exchange` method its state does not allow (a bug)."""
-
-
-# --- what the protocol knows of an upload ------------------------------------------------------
-
-
-@attrs.frozen
-class UploadInfo:
-    """An upload as the protocol sees it (the store keeps it, with the writer's saved form).
-
-    ``state``: ``"open"`` (takes bytes), ``"completed"`` (all ``length`` bytes
-    received, the writer closed with ``Done()``), ``"terminated"`` (a
-    tombstone: deleted or expired). ``expires``: seconds since the epoch, or
-    ``None`` for never.
-    """
-
-    id: str
-    length: int
-    offset: int
-    metadata: Metadata = ()
-    expires: float | None = None
-    state: Literal["open", "completed", "terminated"] = "open"
-
-
-@attrs.frozen
-class TusConfig:
-    """The server's tus settings.
-
-    ``max_size``: the largest upload (``Tus-Max-Size``). ``expires_after``:
-    seconds an unfinished upload lives after its last change (``None``:
-    forever). ``checkpoint_every``: bytes between checkpoints inside one
-    request (``None``: only at its end).
-
-    Raises:
-        ValueError: a size or a number of seconds is not above 0.
-    """
-
-    max_size: int = attrs.field(default=2**40)
-    expires_after: float | None = attrs.field(default=24 * 3600.0)
-    checkpoint_every: int | None = attrs.field(default=8 * 2**20)
-
-    @max_size.validator
-    def _max_size(self, attribute: object, value: object) -> None:
-        if not (isinstance(value, int) and value > 0):
-            raise ValueError(f"max_size must be a whole number of bytes above 0, not {value!r}")
-
-    @expires_after.validator
-    def _expires(self, attribute: object, value: object) -> None:
-        if value is not None and not (isinstance(value, (int, float)) and value > 0):
-            raise ValueError(f"expires_after must be seconds above 0 or None, not {value!r}")
-
-    @checkpoint_every.validator
-    def _checkpoint(self, attribute: object, value: object) -> None:
-        if value is not None and not (isinstance(value, int) and value > 0):
-            raise ValueError(
-                f"checkpoint_every must be a whole number of bytes above 0 or None, not {value!r}"
-            )
-
-
-# --- what the protocol asks of its driver ------------------------------------------------------
-
-
-@attrs.frozen
-class Reply:
-    """Send this response; the exchange is over."""
-
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes = b""
-
-    def header(self, name: str) -> str | None:
-        """The value of header ``name`` (case-insensitive), or ``None``."""
-        name = name.lower()
-        return next((v for k, v in self.headers if k.lower() == name), None)
-
-
-@attrs.frozen
-class CreateUpload:
-    """Create an upload of ``length`` bytes (lock it); answer :meth:`Exchange.created`."""
-
-    length: int
-    metadata: Metadata
-    expires: float | None
-
-
-@attrs.frozen
-class LoadUpload:
-    """Read upload ``upload_id`` (and take its lock if ``lock``); answer ``loaded`` or ``busy``."""
-
-    upload_id: str
-    lock: bool
-
-
-@attrs.frozen
-class StartWriting:
-    """Resume the upload's writer; it stands at ``offset`` bytes."""
-
-    offset: int
-
-
-@attrs.frozen
-class Write:
-    """Give ``data``, the upload's next bytes, to the writer."""
-
-    data: bytes = attrs.field(repr=lambda data: f"<{len(data)} bytes>")
-
-
-@attrs.frozen
-class Checkpoint:
-    """Make the upload durable at ``offset``: suspend, save, resume."""
-
-    offset: int
-    expires: float | None
-
-
-@attrs.frozen
-class Commit:
-    """Keep this request's bytes: save the upload at ``offset`` (``complete``: close with Done)."""
-
-    offset: int
-    complete: bool
-    expires: float | None
-
-
-@attrs.frozen
-class Drop:
-    """Do not keep this request's bytes: suspend without saving (the saved offset stays)."""
-
-    reason: str
-
-
-@attrs.frozen
-class Terminate:
-    """Close upload ``upload_id`` with ``Cancel()``, remove its data, keep a tombstone."""
-
-    upload_id: str
-    why: Literal["terminated", "expired"]
-
-
-Output: TypeAlias = (
-    Reply
-    | CreateUpload
-    | LoadUpload
-    | StartWriting
-    | Write
-    | Checkpoint
-    | Commit
-    | Drop
-    | Terminate
-)
 
 
 class _Phase(enum.Enum):

@@ -28,7 +28,7 @@ from .._results import Err, Ok
 from .._saved import SavedUpload
 from ..writers import TmpFileOpts, TmpFileState, TmpFileWriter
 from ._locks import FileLocker, Locker
-from ._protocol import UploadInfo
+from ._values import UploadInfo
 
 __all__ = ("FileStore", "Stored", "UploadStore", "valid_id")
 
