@@ -7,8 +7,10 @@ at build time: no intersphinx, no remote assets (see ``about.md``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
+import inspect
 import logging as std_logging
 import re
 import sys
@@ -16,6 +18,7 @@ import types
 from pathlib import Path
 from typing import Any
 
+import attrs
 from docutils import nodes
 from sphinx.addnodes import pending_xref
 from sphinx.application import Sphinx
@@ -42,7 +45,10 @@ extensions = [
     # setup() below, so that it leaves the docstrings of attributes alone.
     "sphinx.ext.viewcode",
     "sphinxarg.ext",  # the command line reference, generated from its argparse parser
-    "transitions",  # _ext/transitions.py: the reducer's table, printed from itself
+    # _ext/transitions.py: the reducer's table, printed and drawn from itself. The
+    # diagram is drawn by Graphviz's dot (Debian's graphviz package), at build time.
+    "transitions",
+    "datatables",  # _ext/datatables.py: LAWS and CLOSE_PATHS as tables, read from themselves
 ]
 
 source_suffix = {".md": "markdown"}
@@ -134,6 +140,10 @@ nitpick_ignore = [
     ("py:class", "uploadwriter.writers._s3calls.Part"),
     ("py:class", "uploadwriter.writers._hash._Hash"),
 ]
+
+# -- Graphviz (the state diagram) ---------------------------------------------
+# SVG, so that the diagram scales and its arrows carry the table's summaries as tooltips.
+graphviz_output_format = "svg"
 
 # -- HTML ---------------------------------------------------------------------
 html_theme = "furo"
@@ -240,12 +250,13 @@ def _resolve_public(
 def _public_bases(app: Sphinx, name: str, obj: object, options: object, bases: list[type]) -> None:
     """Show a class's bases by their public names; leave out private ones (``_Record``)."""
     public = _public_names()
-    bases[:] = [
+    shown = [
         base
         for base in bases
         if id(base) in public
         or not (base.__module__.startswith("uploadwriter") or base.__name__.startswith("_"))
     ]
+    bases[:] = shown or [object]  # rather than an empty "Bases:" line
 
 
 def _words(text: str | None) -> list[str]:
@@ -289,6 +300,103 @@ def _no_protocol_signature(
     if what == "class" and signature == "(*args, **kwargs)":
         return "", return_annotation
     return None
+
+
+def _split_params(signature: str) -> list[str] | None:
+    """The top-level parameters of ``(a: int = 1, *, b: X[c, d] = f)``, as written; None if odd."""
+    if not (signature.startswith("(") and signature.endswith(")")):
+        return None
+    params, depth, start = [], 0, 1
+    for index, char in enumerate(signature[1:-1], start=1):
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            params.append(signature[start:index].strip())
+            start = index + 1
+    last = signature[start:-1].strip()
+    return [*params, last] if last else params
+
+
+def _shown_default(value: object) -> str:
+    """A default as a reader wants it: a function by name, an attrs factory as a call."""
+    if isinstance(value, attrs.Factory):  # type: ignore[arg-type]
+        value = value.factory
+        return f"{getattr(value, '__name__', value)}()"
+    if callable(value) and hasattr(value, "__name__"):
+        return str(value.__name__)
+    if attrs.has(type(value)):
+        with contextlib.suppress(TypeError, ValueError):
+            if type(value)() == value:  # the options class's own defaults: HttpLimits()
+                return f"{type(value).__name__}()"
+    if type(value) is int and abs(value) >= 10_000:
+        return f"{value:_}"
+    return repr(value)
+
+
+def _real_defaults(obj: object) -> dict[str, object]:
+    """The defaults of a function's (or a class's ``__init__``'s) parameters, by name.
+
+    Read from the code object: ``autodoc_preserve_defaults`` has replaced
+    ``inspect.signature``'s defaults with their source text.
+    """
+    func = getattr(obj, "__init__", None) if isinstance(obj, type) else obj
+    func = inspect.unwrap(func)  # type: ignore[arg-type]
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return {}
+    names = code.co_varnames[: code.co_argcount]
+    defaults = getattr(func, "__defaults__", None) or ()
+    found: dict[str, object] = dict(zip(names[len(names) - len(defaults) :], defaults, strict=True))
+    found.update(getattr(func, "__kwdefaults__", None) or {})
+    if isinstance(obj, type) and attrs.has(obj):
+        for field in attrs.fields(obj):
+            if field.alias in found and field.default is not attrs.NOTHING:
+                found[field.alias] = field.default  # the Factory, where attrs passes NOTHING
+    return found
+
+
+# A default written as a name: shown as it is if the name is public (DEFAULT_WINDOW,
+# describe), else as its value. attrs's generated __init__ writes attr_dict['x'].default.
+_NAMED_DEFAULT = re.compile(r"attr_dict\['\w+'\]\.default|[A-Za-z_][\w.]*")
+_LITERALS = {"None", "True", "False"}
+
+
+def _readable_defaults(
+    app: Sphinx,
+    what: str,
+    name: str,
+    obj: object,
+    options: object,
+    signature: str | None,
+    return_annotation: str | None,
+) -> tuple[str, str | None] | None:
+    """Show a default the reader cannot look up (``= _LIMITS``, ``= attr_dict[...]``) as its value.
+
+    With ``autodoc_preserve_defaults`` a default is shown as the source writes
+    it: readable for ``= 10.0`` or ``= describe``, not for a private name or
+    attrs's generated ``__init__``. Those become the value (``= 8_000_000``), a
+    function's name, or an attrs factory as a call (``= dict()``).
+    """
+    params = _split_params(signature or "")
+    if not params:
+        return None
+    public = {full.rsplit(".", 1)[-1] for names in _public_names().values() for full in names}
+    defaults: dict[str, object] | None = None
+    shown = []
+    for param in params:
+        head, sep, default = param.partition(" = ")
+        text = param
+        if sep and _NAMED_DEFAULT.fullmatch(default) and default not in _LITERALS | public:
+            defaults = _real_defaults(obj) if defaults is None else defaults
+            key = head.split(":")[0].strip()
+            if key in defaults:
+                text = f"{head} = {_shown_default(defaults[key])}"
+        shown.append(text)
+    if defaults is None:
+        return None
+    return f"({', '.join(shown)})", return_annotation
 
 
 def _napoleon_except_attributes(
@@ -342,6 +450,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("autodoc-process-docstring", _napoleon_except_attributes)
     app.connect("autodoc-process-bases", _public_bases)
     app.connect("autodoc-process-signature", _no_protocol_signature)
+    app.connect("autodoc-process-signature", _readable_defaults)
     app.connect("missing-reference", _resolve_public)
     app.connect("env-check-consistency", _check_every_public_name)
     return {"parallel_read_safe": True}

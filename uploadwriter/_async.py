@@ -220,7 +220,9 @@ class AsyncUploader(DriverBase[S], Generic[O, S]):
                 note_exit_failure(propagating, error)
 
     def send(self, event: Event) -> Coroutine[Any, Any, None]:
-        """Send ``Chunk(data)``, ``Done()`` or ``Cancel()`` and perform what follows (await it).
+        """Send ``Chunk(data)``, ``Done()``, ``Cancel()`` or ``Suspend()``; perform what follows.
+
+        Await it: the writer calls it asks for are made when it runs.
 
         Raises:
             FileTooLarge: the chunk would pass the limit; the writer was cancelled.
@@ -230,7 +232,9 @@ class AsyncUploader(DriverBase[S], Generic[O, S]):
             UploadBusy: the block was not entered; another task's write is
                 pending (a chunk or ``Done()``); an earlier ``send`` was not awaited.
             ChunkTimeout: the write completed after the chunk timeout passed.
-            InvalidEvent: ``event`` is not one of the three events (raised at once).
+            InvalidEvent: ``event`` is not one of the caller's events (raised at once,
+                by ``send`` itself), or ``Suspend()`` for an upload that is not
+                resumable (raised when awaited).
         """
         check_event(event)
         self._unstarted += 1

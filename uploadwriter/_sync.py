@@ -154,7 +154,7 @@ class Uploader(DriverBase[S], Generic[O, S]):
             note_exit_failure(exc, error)
 
     def send(self, event: Event) -> None:
-        """Send ``Chunk(data)``, ``Done()`` or ``Cancel()`` and perform what follows.
+        """Send ``Chunk(data)``, ``Done()``, ``Cancel()`` or ``Suspend()``; perform what follows.
 
         Raises:
             FileTooLarge: the chunk would pass the limit; the writer was cancelled.

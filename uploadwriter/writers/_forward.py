@@ -80,7 +80,7 @@ class ForwardStatusError(ForwardError):
         self.status: int = response.status  #: the status code
         #: The response headers, names in lowercase.
         self.headers: dict[str, str] = dict(response.headers)
-        self.body: bytes = response.body  #: the body, at most ``MAX_RESPONSE_BODY`` bytes
+        self.body: bytes = response.body  #: the body, at most its first 64 KiB
 
 
 # --- options --------------------------------------------------------------------------------

@@ -105,11 +105,15 @@ def _metas(writers: tuple[Any, ...], state: TeeState) -> Mapping[str, object]:
 class TeeWriter(Generic[O]):
     """Write one upload to several synchronous writers; opts is the tuple of their opts.
 
-    Meta is ``{"writers": (meta1, meta2, ...)}``, in order. See the module
-    docstring for how failures close the children. Each child that was
-    initialised is closed exactly once, whatever fails; an exception a child
-    raises counts as its ``Err`` (a ``KeyboardInterrupt`` still propagates,
-    after every child is closed).
+    Meta is ``{"writers": (meta1, meta2, ...)}``, in order. Each child that was
+    initialised is closed exactly once, whatever fails: if one refuses
+    ``init``, those already started are closed with ``Cancel()``; if a write
+    fails, every child is closed with ``Error(reason)``; at ``close(Done())``,
+    once a child fails, the rest are closed with ``Error(reason)`` and those
+    already done are discarded. An exception a child raises counts as its
+    ``Err`` (a ``KeyboardInterrupt`` still propagates, after every child is
+    closed). Put first the children that can still refuse at ``Done()`` (a
+    ``HashWriter`` with ``expected``), last those with no ``discard`` (S3).
 
     Raises:
         TypeError: no writers, or one is not a synchronous upload writer.
@@ -193,7 +197,7 @@ class TeeWriter(Generic[O]):
         return Ok(TeeState(tuple(states), state.closed))
 
     def close(self, state: TeeState, reason: CloseReason) -> Ok[TeeState] | Err[TeeState]:
-        """Close each child once, in order (see the module docstring for failures)."""
+        """Close each child once, in order (failures: see :class:`TeeWriter`)."""
         # (The closed flag is the async tee's: a sync write is never cut short.)
         return self._close_all(state, reason)
 
@@ -339,7 +343,7 @@ class AsyncTeeWriter(Generic[O]):
         return Ok(TeeState(tuple(states), state.closed))
 
     async def close(self, state: TeeState, reason: CloseReason) -> Ok[TeeState] | Err[TeeState]:
-        """Close each child once, in order (see the module docstring for failures)."""
+        """Close each child once, in order (failures: see :class:`TeeWriter`)."""
         if state.closed.is_set():
             return Ok(state)
         return await self._close_all(state, reason)
