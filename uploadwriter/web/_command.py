@@ -90,7 +90,56 @@ def add_serve_command(commands: Any) -> None:
         metavar="S",
         help="seconds a client may send nothing before its upload is cancelled (default 10)",
     )
+    tus = serve.add_argument_group(
+        "resumable uploads (tus 1.0.0 at /files/)",
+        "By default they are kept in DIR/.uploadwriter/tus, which every server on the same "
+        "DIR shares. With --tus-s3-bucket they are kept in S3 instead (boto3's usual "
+        "configuration: AWS_* variables, ~/.aws), and any server that shares the bucket "
+        "and the lock directory resumes them.",
+    )
+    tus.add_argument(
+        "--tus-expires-after",
+        type=_seconds,
+        default=24 * 3600.0,
+        metavar="S",
+        help="seconds an unfinished upload is kept after its last request (default 86400)",
+    )
+    tus.add_argument(
+        "--tus-checkpoint-every",
+        type=_whole(1),
+        default=8 * 2**20,
+        metavar="N",
+        help="bytes between durable checkpoints inside one PATCH, with the file store "
+        "(default 8 MiB; the S3 store checkpoints at each part)",
+    )
+    tus.add_argument("--tus-s3-bucket", metavar="BUCKET", help="keep tus uploads in this bucket")
+    tus.add_argument(
+        "--tus-s3-prefix", default="tus/", metavar="PREFIX", help="key prefix in the bucket (tus/)"
+    )
+    tus.add_argument(
+        "--tus-lock-dir",
+        metavar="LOCKS",
+        help="where the S3 store's flock(2) locks are (default DIR/.uploadwriter/tus-locks); "
+        "every server that shares the bucket must share it",
+    )
     serve.set_defaults(run=run_serve)
+
+
+def _tus_store(args: argparse.Namespace) -> Any:
+    """The tus store the options ask for."""
+    from pathlib import Path
+
+    from ..tus import FileStore, S3Store
+
+    root = Path(args.dir)
+    if args.tus_s3_bucket is None:
+        return FileStore(root / ".uploadwriter" / "tus", checkpoint_every=args.tus_checkpoint_every)
+    import boto3
+
+    locks = args.tus_lock_dir or root / ".uploadwriter" / "tus-locks"
+    return S3Store(
+        boto3.client("s3"), args.tus_s3_bucket, prefix=args.tus_s3_prefix, lock_directory=locks
+    )
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -114,6 +163,8 @@ def run_serve(args: argparse.Namespace) -> int:
             max_file_size=args.max_file_size,
             max_entries=args.max_entries,
             chunk_timeout=args.chunk_timeout,
+            tus_store=_tus_store(args),
+            tus_expires_after=args.tus_expires_after,
         )
     except (TypeError, ValueError) as exc:
         print(f"uploadwriter serve: {exc}", file=sys.stderr)

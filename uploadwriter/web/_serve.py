@@ -23,6 +23,7 @@ from ._limits import Accept, HttpLimits
 from ._multipart import receive_multipart
 from ._raw import receive_raw
 from ._store import Record, Store
+from ._tus import UploadStore, tus_routes
 from ._websocket import UploadChannel
 
 __all__ = ("DEFAULT_MAX_ENTRIES", "DEFAULT_MAX_FILE_SIZE", "create_app")
@@ -44,6 +45,8 @@ def create_app(
     max_entries: int = DEFAULT_MAX_ENTRIES,
     chunk_timeout: float = 10.0,
     allowed_origins: Sequence[str] | None = None,
+    tus_store: UploadStore | None = None,
+    tus_expires_after: float | None = 24 * 3600.0,
 ) -> Starlette:
     """Return the app of ``uploadwriter serve``: uploads saved in ``directory``.
 
@@ -54,6 +57,13 @@ def create_app(
     it accepts). ``accept``, ``max_file_size``, ``max_entries`` (files per
     request, or per WebSocket selection) and ``chunk_timeout`` are those of
     :class:`~uploadwriter.UploadConfig`; every route applies them alike.
+
+    Resumable uploads (tus 1.0.0) are served at ``/files/`` from ``tus_store``
+    (default: a :class:`~uploadwriter.tus.FileStore` in
+    ``directory/.uploadwriter/tus``, which every process serving the same
+    ``directory`` shares); unfinished ones expire after ``tus_expires_after``
+    seconds. A completed tus upload is hashed (sha256) and kept like the
+    others (``GET /uploads``).
 
     Raises:
         TypeError, ValueError: an option is not valid (the message names it).
@@ -96,6 +106,14 @@ def create_app(
         Route("/upload/{client_name:path}", put_upload, methods=["PUT"]),
         Route("/uploads", list_uploads, methods=["GET"]),
         *_channel_routes(config, store, allowed_origins),
+        *tus_routes(
+            store,
+            tus_store,
+            config=config,
+            max_file_size=max_file_size,
+            chunk_timeout=chunk_timeout,
+            expires_after=tus_expires_after,
+        ),
     ]
     app = Starlette(
         routes=routes,

@@ -136,6 +136,39 @@ class Store:
             raise
         return self._public(record)
 
+    def keep_remote(
+        self,
+        location: str,
+        size: int,
+        sha256: str,
+        *,
+        client_name: str,
+        content_type: str,
+        via: str,
+    ) -> Record:
+        """Record a completed upload that stays elsewhere (an S3 object): listed, never moved.
+
+        Its record has ``"location"`` (such as ``s3://bucket/key``) instead of a path.
+
+        Raises:
+            OSError: the record cannot be written.
+            TypeError: a name, the location or the content type is not a string.
+        """
+        name = safe_client_name(client_name)
+        upload_id = self._new_id()
+        record = {
+            "id": upload_id,
+            "client_name": name,
+            "content_type": safe_text(content_type),
+            "size": size,
+            "sha256": sha256,
+            "location": safe_text(location),
+            "via": via,
+            "uploaded_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        }
+        self._write_record(upload_id, record)
+        return dict(record)
+
     def _new_id(self) -> str:
         # The time first, so that ids sort in the order uploads were kept (in
         # one process strictly: the files of one request keep their order);
@@ -187,7 +220,7 @@ class Store:
         record_path = self._records / f"{upload_id}.json"
         record = self._read(record_path)
         _remove(record_path)
-        if record is not None:
+        if record is not None and record["file"]:
             _remove(self.directory / record["file"])
 
     # --- reading ----------------------------------------------------------------
@@ -197,7 +230,9 @@ class Store:
         records = []
         for path in self._records.glob("*.json"):
             record = self._read(path)
-            if record is not None and (self.directory / record["file"]).is_file():
+            if record is not None and (
+                "location" in record or (self.directory / record["file"]).is_file()
+            ):
                 records.append(record)
         records.sort(key=lambda r: r["id"])
         return [self._public(record) for record in records]
@@ -209,10 +244,12 @@ class Store:
         except (OSError, ValueError) as exc:
             logger.warning("uploadwriter serve: skipping the unreadable record %s: %s", path, exc)
             return None
+        if isinstance(record, dict) and isinstance(record.get("location"), str):
+            record.setdefault("file", "")  # kept elsewhere (keep_remote): no file here
         if not (
             isinstance(record, dict)
             and all(isinstance(record.get(key), str) for key in _TEXT)
-            and _is_stored_name(record["file"])
+            and (_is_stored_name(record["file"]) or "location" in record)
         ):
             logger.warning("uploadwriter serve: skipping the invalid record %s", path)
             return None
@@ -220,7 +257,8 @@ class Store:
 
     def _public(self, record: Record) -> Record:
         public = {key: value for key, value in record.items() if key != "file"}
-        public["path"] = str(self.directory / record["file"])
+        if "location" not in record:
+            public["path"] = str(self.directory / record["file"])
         return public
 
 

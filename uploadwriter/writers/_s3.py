@@ -31,6 +31,7 @@ from ._s3calls import (
     send_part,
     start_args,
 )
+from ._s3resume import delete_tails, resume_state, suspend_state
 
 __all__ = ("AsyncS3Writer", "S3Opts", "S3State", "S3UploadError", "S3Writer")
 
@@ -59,6 +60,7 @@ def _grown(state: S3State, n: int) -> S3State:
         state.upload_id,
         state.parts,
         state.etag,
+        resumed=state.resumed,
     )
 
 
@@ -102,12 +104,20 @@ class S3Writer:
     product: there is no ``discard`` (delete it yourself if you must).
     An S3 call that fails answers ``Err`` with :class:`S3UploadError`.
 
+    Resumable (L16-L18): ``suspend`` puts the bytes past the last full part
+    in an object of their own (``<key>.tail/<size>``) and answers plain data
+    naming the multipart upload; ``resume`` lists the parts S3 holds
+    (``ListParts``) and reads the tail back, so any server with access to the
+    bucket resumes it. ``client`` is the boto3 client ``resume`` uses
+    (default: the shared ``boto3.client("s3")``).
+
     Raises:
         ImportError: boto3 is not installed.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, client: object | None = None) -> None:
         need_boto3("S3Writer")
+        self.client = client
 
     def init(self, opts: S3Opts) -> Ok[S3State] | Err[None]:
         """Get the client ready; nothing is sent to S3 until a part is full or the upload done."""
@@ -150,6 +160,13 @@ class S3Writer:
 
     def close(self, state: S3State, reason: CloseReason) -> Ok[S3State] | Err[S3State]:
         """``Done()``: make the object; otherwise abort (``Err`` if S3 cannot be told)."""
+        try:
+            return self._close(state, reason)
+        finally:
+            if state.resumed:
+                delete_tails(state)
+
+    def _close(self, state: S3State, reason: CloseReason) -> Ok[S3State] | Err[S3State]:
         if isinstance(reason, Done):
             try:
                 return Ok(finish(state))
@@ -161,6 +178,21 @@ class S3Writer:
             _abort_failed(exc, state)
             return Err(exc, state)
 
+    def suspend(self, state: S3State) -> Ok[dict[str, object]] | Err[S3State]:
+        """Put the tail in S3 and answer the saved form (``Err(S3UploadError)`` if S3 refuses)."""
+        try:
+            return Ok(suspend_state(state))
+        except S3UploadError as exc:
+            return Err(exc, state)
+
+    def resume(self, saved: object) -> Ok[S3State] | Err[None]:
+        """List the parts and read the tail back (``Err`` if S3 no longer holds them)."""
+        try:
+            client = self.client if self.client is not None else default_client()
+            return Ok(resume_state(client, saved))
+        except Exception as exc:  # noqa: BLE001 - S3UploadError, ValueError, a client error
+            return Err(exc, None)
+
 
 class AsyncS3Writer:
     """:class:`S3Writer` for :class:`~uploadwriter.AsyncUploader`, on asyncio and trio alike.
@@ -171,12 +203,15 @@ class AsyncS3Writer:
     answer counts, so the upload can still be aborted); with botocore's
     default timeouts and retries that can take a while.
 
+    Resumable, as :class:`S3Writer` (its ``suspend`` and ``resume`` in a worker thread).
+
     Raises:
         ImportError: boto3 is not installed.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, client: object | None = None) -> None:
         need_boto3("AsyncS3Writer")
+        self.client = client
 
     async def init(self, opts: S3Opts) -> Ok[S3State] | Err[None]:
         """Get the client ready (making the default one in a worker thread)."""
@@ -222,9 +257,11 @@ class AsyncS3Writer:
         """``Done()``: make the object; otherwise abort. In a worker thread, shielded."""
         with anyio.CancelScope(shield=True):
             answer = await self._close(state, reason)
+            if state.resumed:
+                await anyio.to_thread.run_sync(delete_tails, state)
         # Returned out here: a cancel scope may swallow exceptions, so mypy
         # would take a return inside it for a possible fall-through.
-        return answer  # noqa: RET504
+        return answer
 
     async def _close(self, state: S3State, reason: CloseReason) -> Ok[S3State] | Err[S3State]:
         if isinstance(reason, Done):
@@ -243,3 +280,24 @@ class AsyncS3Writer:
         except S3UploadError as exc:
             _abort_failed(exc, state)
             return Err(exc, state)
+
+    async def suspend(self, state: S3State) -> Ok[dict[str, object]] | Err[S3State]:
+        """:meth:`S3Writer.suspend` in a worker thread, shielded."""
+        with anyio.CancelScope(shield=True):
+            try:
+                return Ok(await anyio.to_thread.run_sync(suspend_state, state))
+            except S3UploadError as exc:
+                return Err(exc, state)
+        raise AssertionError("unreachable")  # pragma: no cover - the scope is shielded
+
+    async def resume(self, saved: object) -> Ok[S3State] | Err[None]:
+        """:meth:`S3Writer.resume` in a worker thread."""
+
+        def resume() -> S3State:
+            client = self.client if self.client is not None else default_client()
+            return resume_state(client, saved)
+
+        try:
+            return Ok(await anyio.to_thread.run_sync(resume))
+        except Exception as exc:  # noqa: BLE001 - S3UploadError, ValueError, a client error
+            return Err(exc, None)

@@ -180,6 +180,8 @@ class S3State:
     upload_id: str | None = None
     parts: tuple[Part, ...] = ()
     etag: str | None = None
+    #: Resumed from a suspension (L17): its tails in S3 are deleted when it closes.
+    resumed: bool = attrs.field(default=False, kw_only=True)
 
     @property
     def buffered(self) -> int:

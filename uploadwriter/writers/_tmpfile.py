@@ -90,6 +90,8 @@ class TmpFileState:
 
 
 _DEFAULTS = TmpFileOpts()
+# How resume reopens a suspended upload's file: never through a symbolic link.
+_REOPEN = os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 _DONE = Done()
 
 
@@ -143,6 +145,12 @@ def _discard(state: TmpFileState) -> None:
     _release(state.gathered)
 
 
+def _check_size(fd: int, path: str, size: int) -> None:
+    on_disk = os.fstat(fd).st_size
+    if on_disk < size:
+        raise OSError(f"{path} holds {on_disk} bytes, fewer than the {size} saved")
+
+
 def _release(gathered: io.BytesIO) -> None:
     with contextlib.suppress(BufferError):  # a view still alive: freed with the state
         gathered.close()
@@ -155,6 +163,10 @@ class TmpFileWriter:
     file is kept on ``Done()`` (the application moves or removes it) and
     removed on ``Cancel()`` or ``Error(...)``, or if it cannot be completed.
     Opts are a :class:`TmpFileOpts`, or ``None`` for the defaults.
+
+    Resumable (L16-L18): ``suspend`` writes the gathered bytes out and closes
+    the file, answering ``{"path", "size"}``; ``resume`` reopens it at that
+    size, in any process that sees the path.
     """
 
     def init(self, opts: TmpFileOpts = _DEFAULTS) -> Ok[TmpFileState] | Err[None]:
@@ -231,3 +243,54 @@ class TmpFileWriter:
     def discard(self, state: TmpFileState) -> None:
         """Remove the completed upload's file (if it is still where it was written)."""
         _remove(state.path)
+
+    # --- resumable (L16-L18): the file is the storage -----------------------------------
+
+    def suspend(self, state: TmpFileState) -> Ok[dict[str, object]] | Err[TmpFileState]:
+        """Write the gathered bytes out, close the file, answer ``{"path", "size"}``.
+
+        The file stays, at its size, for :meth:`resume` (here or in any process
+        that sees the same path). ``Err`` with the ``OSError`` if the gathered
+        bytes cannot be written (the driver then closes with ``Error``, which
+        removes the file).
+        """
+        try:
+            _write_out(state)
+            size = os.lseek(state.fd, 0, os.SEEK_CUR)
+            state.file.close()
+        except OSError as exc:
+            return Err(exc, state)
+        _release(state.gathered)
+        return Ok({"path": state.path, "size": size})
+
+    def resume(self, saved: object) -> Ok[TmpFileState] | Err[None]:
+        """Reopen the file of ``saved`` (what :meth:`suspend` answered) at its saved size.
+
+        Whatever is in the file past that size (written by a process killed
+        before it could suspend) is cut off. ``Err`` if ``saved`` is not such a
+        form (``ValueError``), or the file is gone or shorter (``OSError``).
+        """
+        if not (
+            isinstance(saved, Mapping)
+            and isinstance(path := saved.get("path"), str)
+            and isinstance(size := saved.get("size"), int)
+            and not isinstance(size, bool)
+            and size >= 0
+        ):
+            return Err(ValueError(f"not a saved TmpFileWriter upload: {safe_repr(saved)}"), None)
+        try:
+            fd = os.open(path, _REOPEN)
+        except OSError as exc:
+            return Err(exc, None)
+        try:
+            _check_size(fd, path, size)
+            os.ftruncate(fd, size)
+            os.lseek(fd, size, os.SEEK_SET)
+            return Ok(TmpFileState(path, io.FileIO(fd, "w")))
+        except BaseException as exc:
+            # Nothing may outlive a failed resume: not the descriptor (as init).
+            with contextlib.suppress(OSError):
+                os.close(fd)
+            if isinstance(exc, Exception):  # an error is the answer; an interruption goes on
+                return Err(exc, None)
+            raise  # pragma: no cover - a Ctrl-C in these few calls
