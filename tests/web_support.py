@@ -3,7 +3,7 @@
 Each server runs in a thread of the test process, on a port the OS picks,
 and is stopped when its ``with`` block ends. The test app mounts
 :class:`~uploadwriter.web.UploadChannel` at ``/ws`` and the page of
-``uploadwriter serve`` (``web/static``) at ``/``, and keeps what it consumed in
+``uploadwriter serve`` (``uploadwriter/static``) at ``/``, and keeps what it consumed in
 a small store that ``GET /uploads`` lists, as ``serve`` does.
 """
 
@@ -34,7 +34,7 @@ from uploadwriter.uploads import UploadConfig, UploadEntry
 from uploadwriter.web import UploadChannel
 from uploadwriter.writers import TmpFileOpts, TmpFileState, TmpFileWriter
 
-STATIC = Path(uploadwriter.web.__file__).parent / "static"
+STATIC = Path(uploadwriter.__file__).parent / "static"
 
 _TMP = TmpFileWriter()
 

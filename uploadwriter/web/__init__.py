@@ -8,8 +8,9 @@ are ready-made endpoints over them. Failures answer the same way everywhere
 
 Over a WebSocket: :class:`UploadChannel` is an ASGI app that receives browser
 uploads, driven by an :class:`~uploadwriter.uploads.UploadConfig`;
-``static/uploadwriter.js`` is its JavaScript client. :class:`Channel` is the
-channel's protocol as a sans-IO state machine, for writing a driver of your own.
+``uploadwriter/static/uploadwriter.js`` (in the package) is its JavaScript
+client. :class:`Channel` is the channel's protocol as a sans-IO state machine,
+for writing a driver of your own.
 
 :func:`create_app` is the app of ``uploadwriter serve``, which serves both.
 """

@@ -34,7 +34,7 @@ logger = logging.getLogger("uploadwriter.web")
 DEFAULT_MAX_FILE_SIZE = 1024**3
 DEFAULT_MAX_ENTRIES = 20
 
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).parent.parent / "static"
 
 
 def create_app(
