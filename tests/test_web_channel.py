@@ -26,7 +26,7 @@ from uploadwriter.web._outputs import (
     WriteChunk,
 )
 from uploadwriter.web._table import FINAL, TRANSITIONS, EntryState, Input
-from uploadwriter.web._wire import MAX_NAME, MAX_TEXT, chunk_frame
+from uploadwriter.web._wire import MAX_NAME, MAX_TEXT, chunk_frame, encode
 
 CONFIG = UploadConfig("files", accept="any", chunk_size=64, max_entries=10, chunk_timeout=5)
 DOCS = Path(__file__).parent.parent / "docs" / "reference" / "websocket-protocol.md"
@@ -287,6 +287,31 @@ def test_chunks_go_to_the_writer_and_each_is_acknowledged() -> None:
     ]
     assert channel.state(ref) is EntryState.DONE
     assert channel.live() == ()
+
+
+def test_an_ack_is_written_as_every_message_is() -> None:
+    # written() writes the ack itself for int sizes (once per chunk, it is the
+    # common case): exactly the text encode() gives, whatever the ref.
+    channel = ready(window=4)
+    refs = ["r", "A-Z_a.z-09", "x" * 64]
+    channel.receive_text(
+        msg(type="select", files=[{"ref": r, "name": "f", "size": 10**12} for r in refs])
+    )
+    for ref in refs:
+        channel.accept(ref)
+    for ref in refs:
+        channel.receive_text(msg(type="start", ref=ref))
+    for ref, size, progress in [(refs[0], 1, 0), (refs[1], 64, 99), (refs[2], 10**12, 100)]:
+        channel.receive_bytes(chunk_frame(ref, b"x"))
+        (ack,) = channel.written(ref, size, progress)
+        assert isinstance(ack, Send)
+        expected = {"type": "ack", "ref": ref, "size": size, "progress": progress}
+        assert ack.text == encode(expected)
+    # Anything else than an int goes the general way, as JSON has it.
+    channel.receive_bytes(chunk_frame(refs[0], b"x"))
+    (ack,) = channel.written(refs[0], 2, True)
+    assert isinstance(ack, Send)
+    assert ack.text == '{"type":"ack","ref":"r","size":2,"progress":true}'
 
 
 def test_a_chunk_past_the_window_is_a_violation_and_the_window_spans_entries() -> None:
@@ -592,6 +617,8 @@ class ModelDriver:
                 assert not self.closed_with, "a frame after the close"
                 message = json.loads(output.text)
                 assert isinstance(message, dict)
+                if message["type"] == "ack":  # written by written() itself
+                    assert output.text == encode(message)
                 self.types.append(message["type"])
             elif isinstance(output, CloseConnection):
                 assert not self.closed_with, "closed twice"
@@ -739,6 +766,9 @@ def test_any_interleaving_never_crashes_and_leaves_nothing_open(
             else:
                 driver.apply(channel.receive_bytes(frame))
         assert 0 <= channel.in_flight <= window
+        # idle is counted as the entries move: it is what their states say.
+        busy = (EntryState.ANNOUNCED, EntryState.OPEN, EntryState.CANCELLING)
+        assert channel.idle == all(channel.state(ref) not in busy for ref in driver.sizes)
         in_queues = sum(len(driver.tasks[ref].queue) for ref in driver.live())
         assert channel.in_flight == in_queues
     # The connection ends: whatever is live is cancelled, and the driver finishes.
@@ -746,6 +776,7 @@ def test_any_interleaving_never_crashes_and_leaves_nothing_open(
     while driver.live():
         driver.progress(driver.live()[0])
     assert channel.live() == ()
+    assert channel.idle
     assert channel.in_flight == 0
     assert sorted(driver.ended) == sorted(driver.tasks)  # every started entry ended once
     assert len(driver.closed_with) <= 1

@@ -43,6 +43,7 @@ The protocol itself (frames, fields, close codes) is written down in
 from __future__ import annotations
 
 from collections.abc import Mapping
+from json.encoder import encode_basestring_ascii
 from typing import Final
 
 import attrs
@@ -82,6 +83,13 @@ DEFAULT_WINDOW: Final = 8
 # Entry states that keep a connection from being idle.
 _BUSY: Final = frozenset({EntryState.ANNOUNCED, EntryState.OPEN, EntryState.CANCELLING})
 
+# A chunk for an open entry is written, the entry staying open: _chunk then
+# makes that move itself, without _move.
+_OPEN_CHUNK_WRITES: Final = TRANSITIONS[EntryState.OPEN, Input.CHUNK] == (
+    EntryState.OPEN,
+    Effect.WRITE,
+)
+
 #: Files one connection may announce over its life.
 DEFAULT_MAX_FILES: Final = 10_000
 
@@ -94,6 +102,12 @@ class _Entry:
     received: int = 0
     #: Chunks received and not yet acknowledged.
     unacked: int = 0
+
+
+def _ack_text(ref: str, size: int, progress: int) -> str:
+    """The ``ack`` message, as ``encode`` writes it (ints only)."""
+    quoted = encode_basestring_ascii(ref)
+    return f'{{"type":"ack","ref":{quoted},"size":{size},"progress":{progress}}}'
 
 
 def _error(code: str, message: str) -> dict[str, str]:
@@ -133,6 +147,7 @@ class Channel:
         self._close_code: int | None = None
         self._lost = False
         self._pending = 0  # announced files still waiting for the driver's verdict
+        self._busy = 0  # entries in a state of _BUSY (the connection is idle at 0)
 
     # --- reading ----------------------------------------------------------------
 
@@ -169,10 +184,7 @@ class Channel:
     @property
     def idle(self) -> bool:
         """No entry is started and not ended: the driver's idle deadline applies."""
-        return not any(
-            e.state in (EntryState.OPEN, EntryState.CANCELLING, EntryState.ANNOUNCED)
-            for e in self._entries.values()
-        )
+        return not self._busy
 
     def state(self, ref: str) -> EntryState | None:
         """Return entry ``ref``'s state, or ``None`` if it was never announced."""
@@ -274,6 +286,16 @@ class Channel:
         entry = self._entries.get(ref)
         if entry is not None and entry.unacked == 0:
             raise LocalProtocolError(f"entry {ref!r} has no unacknowledged chunk")
+        if entry is not None and type(size) is int and type(progress) is int:
+            # The common case, once per chunk: the move of _move, the ack
+            # written as encode() writes it (tests/test_web_channel.py checks).
+            state = entry.state
+            if TRANSITIONS.get((state, Input.WRITTEN)) == (state, Effect.SEND_ACK):
+                entry.unacked -= 1
+                self._in_flight -= 1
+                if self.closed:
+                    return []
+                return [Send(_ack_text(ref, size, progress))]
         return self._move(ref, Input.WRITTEN, size=size, progress=progress)
 
     def completed(self, ref: str, result: object) -> list[Output]:
@@ -300,21 +322,21 @@ class Channel:
 
     def _move(self, ref: str, what: Input, **fields: object) -> list[Output]:
         entry = self._entries.get(ref)
-        client = what in CLIENT_INPUTS
         if entry is None:
-            if client:
+            if what in CLIENT_INPUTS:
                 raise ProtocolViolation(
                     f"no file with ref {ref!r} was announced on this connection"
                 )
             raise LocalProtocolError(f"no file with ref {ref!r} was announced")
-        row = TRANSITIONS.get((entry.state, what))
+        old = entry.state
+        row = TRANSITIONS.get((old, what))
         if row is None:
-            if client:
-                raise ProtocolViolation(f"entry {ref!r}: {why(entry.state, what)}")
-            raise LocalProtocolError(
-                f"entry {ref!r} is {entry.state.value}: {what.value} is not allowed"
-            )
+            if what in CLIENT_INPUTS:
+                raise ProtocolViolation(f"entry {ref!r}: {why(old, what)}")
+            raise LocalProtocolError(f"entry {ref!r} is {old.value}: {what.value} is not allowed")
         entry.state, effect = row
+        if entry.state is not old:
+            self._busy += (entry.state in _BUSY) - (old in _BUSY)
         if what is Input.WRITTEN:
             entry.unacked -= 1
             self._in_flight -= 1
@@ -323,26 +345,30 @@ class Channel:
             # when it reads the entry's final message.
             self._in_flight -= entry.unacked
             entry.unacked = 0
-        return self._effect(ref, effect, fields)
+        return self._effect(ref, entry, effect, fields)
 
-    def _effect(self, ref: str, effect: Effect, fields: Mapping[str, object]) -> list[Output]:
+    def _effect(
+        self, ref: str, entry: _Entry, effect: Effect, fields: Mapping[str, object]
+    ) -> list[Output]:
+        if effect is Effect.WRITE:
+            data = fields["data"]
+            assert isinstance(data, bytes)
+            return self._write(ref, entry, data)
         if effect is Effect.NOTHING:
             return []
         if effect is Effect.START:
             return [StartEntry(ref)]
-        if effect is Effect.WRITE:
-            data = fields["data"]
-            assert isinstance(data, bytes)
-            entry = self._entries[ref]
-            entry.unacked += 1
-            entry.received += len(data)
-            self._in_flight += 1
-            return [WriteChunk(ref, data)]
         if effect is Effect.CANCEL:
             return [CancelEntry(ref)]
         if self.closed:
             return []  # nobody to tell any more
         return [self._send(type=SENT[effect], ref=ref, **fields)]
+
+    def _write(self, ref: str, entry: _Entry, data: bytes) -> list[Output]:
+        entry.unacked += 1
+        entry.received += len(data)
+        self._in_flight += 1
+        return [WriteChunk(ref, data)]
 
     @staticmethod
     def _send(**message: object) -> Send:
@@ -427,6 +453,7 @@ class Channel:
         for file in files:
             assert file.ref is not None
             self._entries[file.ref] = _Entry(EntryState.ANNOUNCED, file.size)
+            self._busy += 1  # announced: busy
             problem = name_problem(file.name)
             if problem is None:
                 valid.append(file)
@@ -458,4 +485,6 @@ class Channel:
                     f"more than {self._window} chunks unacknowledged; wait for an ack before "
                     "sending the next chunk"
                 )
+            if _OPEN_CHUNK_WRITES:
+                return self._write(ref, entry, chunk.data)  # _move's move, the common case
         return self._move(ref, Input.CHUNK, data=chunk.data)

@@ -158,8 +158,13 @@ class Connection:
         if message["type"] == "websocket.disconnect":
             self._gone = self._disconnected = True
             await self._apply(channel.receive_close())
-        elif message.get("bytes") is not None:
-            await self._apply(channel.receive_bytes(message["bytes"]))
+        elif (data := message.get("bytes")) is not None:
+            outputs = channel.receive_bytes(data)
+            if len(outputs) == 1 and isinstance(chunk := outputs[0], WriteChunk):
+                # A chunk, the common case: into its entry's buffer (as _apply_now).
+                self._buffers[chunk.ref].send_nowait(chunk.data)
+            else:
+                await self._apply(outputs)
         else:
             await self._apply(channel.receive_text(message.get("text") or ""))
 
@@ -319,7 +324,11 @@ class Connection:
                     except anyio.WouldBlock:
                         data = await chunks.receive()
                     await up.send(Chunk(data))
-                    await self._apply(channel.written(ref, driver.size, up.entry.progress))
+                    written = channel.written(ref, driver.size, up.entry.progress)
+                    if len(written) == 1 and isinstance(ack := written[0], Send):
+                        await self._send_text(ack.text)  # the ack, the common case
+                    else:
+                        await self._apply(written)
         except UploadError as failure:
             return self._failed(ref, failure)
         # Left quietly: completed, or cancelled (the entry is gone then).

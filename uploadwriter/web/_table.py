@@ -28,6 +28,10 @@ class EntryState(enum.Enum):
     FAILED = "failed"  #: failed after it started (final)
     CANCELLED = "cancelled"  #: cancelled (final)
 
+    # Members are singletons compared by identity: hash them by identity too
+    # (Enum hashes the name, a Python-level call on every table lookup).
+    __hash__ = object.__hash__
+
 
 class Input(enum.Enum):
     """What can happen to an entry: the client's frames, and the driver's reports."""
@@ -44,6 +48,10 @@ class Input(enum.Enum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+    # Members are singletons compared by identity: hash them by identity too
+    # (Enum hashes the name, a Python-level call on every table lookup).
+    __hash__ = object.__hash__
 
 
 CLIENT_INPUTS: Final = frozenset({Input.START, Input.CHUNK, Input.CANCEL, Input.LOST})
@@ -62,6 +70,8 @@ class Effect(enum.Enum):
     SEND_DONE = "send done"
     SEND_ERROR = "send error"
     SEND_CANCELLED = "send cancelled"
+
+    __hash__ = object.__hash__  # as EntryState's
 
 
 _S = EntryState
