@@ -10,8 +10,8 @@ same rows, and a test keeps the two equal.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from typing import Final
+from collections.abc import Callable, Mapping
+from typing import ClassVar, Final
 
 __all__ = ("CLIENT_INPUTS", "FINAL", "SENT", "TRANSITIONS", "Effect", "EntryState", "Input", "why")
 
@@ -30,7 +30,7 @@ class EntryState(enum.Enum):
 
     # Members are singletons compared by identity: hash them by identity too
     # (Enum hashes the name, a Python-level call on every table lookup).
-    __hash__ = object.__hash__
+    __hash__: ClassVar[Callable[[object], int]] = object.__hash__
 
 
 class Input(enum.Enum):
@@ -51,7 +51,7 @@ class Input(enum.Enum):
 
     # Members are singletons compared by identity: hash them by identity too
     # (Enum hashes the name, a Python-level call on every table lookup).
-    __hash__ = object.__hash__
+    __hash__: ClassVar[Callable[[object], int]] = object.__hash__
 
 
 CLIENT_INPUTS: Final = frozenset({Input.START, Input.CHUNK, Input.CANCEL, Input.LOST})
@@ -71,7 +71,7 @@ class Effect(enum.Enum):
     SEND_ERROR = "send error"
     SEND_CANCELLED = "send cancelled"
 
-    __hash__ = object.__hash__  # as EntryState's
+    __hash__: ClassVar[Callable[[object], int]] = object.__hash__  # as EntryState's
 
 
 _S = EntryState
