@@ -207,16 +207,24 @@ async () => {
     new File([bytes(300_000)], "aborted.bin"),
   ];
   const controller = new AbortController();
+  // The abort cancels every file not yet ended: it comes once aborted.bin has
+  // made progress *and* fail-write.bin has failed (both wait for one write),
+  // so that the failure is the server's to report, not lost to the abort.
+  let started = false, failed = false;
+  const abortWhenBoth = () => { if (started && failed) controller.abort(); };
   const session = upload(files, {
     url: "ws",
     concurrency: 4,
     signal: controller.signal,
     onDone: record("done"),
-    onError: record("error"),
+    onError: (file, error) => {
+      events.push(["error", file.name, error]);
+      if (file.name === "fail-write.bin") { failed = true; abortWhenBoth(); }
+    },
     onCancel: (file) => events.push(["cancel", file.name, null]),
     onProgress: (file, percent) => {
       events.push(["progress", file.name, percent]);
-      if (file.name === "aborted.bin" && percent > 0) controller.abort();
+      if (file.name === "aborted.bin" && percent > 0) { started = true; abortWhenBoth(); }
     },
   });
   const entries = await session.done;

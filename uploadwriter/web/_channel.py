@@ -43,7 +43,6 @@ The protocol itself (frames, fields, close codes) is written down in
 from __future__ import annotations
 
 from collections.abc import Mapping
-from json.encoder import encode_basestring_ascii
 from typing import Final
 
 import attrs
@@ -59,7 +58,18 @@ from ._outputs import (
     StartEntry,
     WriteChunk,
 )
-from ._table import CLIENT_INPUTS, FINAL, SENT, TRANSITIONS, Effect, EntryState, Input, why
+from ._table import (
+    BUSY,
+    CLIENT_INPUTS,
+    FINAL,
+    OPEN_CHUNK_WRITES,
+    SENT,
+    TRANSITIONS,
+    Effect,
+    EntryState,
+    Input,
+    why,
+)
 from ._wire import (
     CancelMessage,
     CloseCode,
@@ -67,6 +77,7 @@ from ._wire import (
     ProtocolViolation,
     SelectMessage,
     StartMessage,
+    ack_text,
     encode,
     name_problem,
     parse_binary,
@@ -80,15 +91,6 @@ __all__ = ("DEFAULT_MAX_FILES", "DEFAULT_WINDOW", "PROTOCOL_VERSIONS", "Channel"
 PROTOCOL_VERSIONS: Final = (1,)
 #: Chunks a client may have unacknowledged on one connection (see bench/ for the choice).
 DEFAULT_WINDOW: Final = 8
-# Entry states that keep a connection from being idle.
-_BUSY: Final = frozenset({EntryState.ANNOUNCED, EntryState.OPEN, EntryState.CANCELLING})
-
-# A chunk for an open entry is written, the entry staying open: _chunk then
-# makes that move itself, without _move.
-_OPEN_CHUNK_WRITES: Final = TRANSITIONS[EntryState.OPEN, Input.CHUNK] == (
-    EntryState.OPEN,
-    Effect.WRITE,
-)
 
 #: Files one connection may announce over its life.
 DEFAULT_MAX_FILES: Final = 10_000
@@ -102,12 +104,6 @@ class _Entry:
     received: int = 0
     #: Chunks received and not yet acknowledged.
     unacked: int = 0
-
-
-def _ack_text(ref: str, size: int, progress: int) -> str:
-    """The ``ack`` message, as ``encode`` writes it (ints only)."""
-    quoted = encode_basestring_ascii(ref)
-    return f'{{"type":"ack","ref":{quoted},"size":{size},"progress":{progress}}}'
 
 
 def _error(code: str, message: str) -> dict[str, str]:
@@ -147,7 +143,7 @@ class Channel:
         self._close_code: int | None = None
         self._lost = False
         self._pending = 0  # announced files still waiting for the driver's verdict
-        self._busy = 0  # entries in a state of _BUSY (the connection is idle at 0)
+        self._busy = 0  # entries in a state of BUSY (the connection is idle at 0)
 
     # --- reading ----------------------------------------------------------------
 
@@ -295,7 +291,7 @@ class Channel:
                 self._in_flight -= 1
                 if self.closed:
                     return []
-                return [Send(_ack_text(ref, size, progress))]
+                return [Send(ack_text(ref, size, progress))]
         return self._move(ref, Input.WRITTEN, size=size, progress=progress)
 
     def completed(self, ref: str, result: object) -> list[Output]:
@@ -336,7 +332,7 @@ class Channel:
             raise LocalProtocolError(f"entry {ref!r} is {old.value}: {what.value} is not allowed")
         entry.state, effect = row
         if entry.state is not old:
-            self._busy += (entry.state in _BUSY) - (old in _BUSY)
+            self._busy += (entry.state in BUSY) - (old in BUSY)
         if what is Input.WRITTEN:
             entry.unacked -= 1
             self._in_flight -= 1
@@ -485,6 +481,6 @@ class Channel:
                     f"more than {self._window} chunks unacknowledged; wait for an ack before "
                     "sending the next chunk"
                 )
-            if _OPEN_CHUNK_WRITES:
+            if OPEN_CHUNK_WRITES:
                 return self._write(ref, entry, chunk.data)  # _move's move, the common case
         return self._move(ref, Input.CHUNK, data=chunk.data)

@@ -12,6 +12,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
+from json.encoder import encode_basestring_ascii
 from typing import Final, TypeAlias
 
 import attrs
@@ -117,6 +118,15 @@ def encode(message: Mapping[str, object]) -> str:
 # What json.dumps(message, separators=(",", ":"), allow_nan=False) builds on each
 # call, built once.
 _ENCODER: Final = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
+def ack_text(ref: str, size: int, progress: int) -> str:
+    """The ``ack`` message's text frame, exactly as :func:`encode` writes it (ints only).
+
+    Sent once per chunk: written directly rather than through the encoder.
+    """
+    quoted = encode_basestring_ascii(ref)
+    return f'{{"type":"ack","ref":{quoted},"size":{size},"progress":{progress}}}'
 
 
 def short(value: object) -> str:
