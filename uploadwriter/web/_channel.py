@@ -3,7 +3,9 @@
 Theory of operation
 -------------------
 A :class:`Channel` is one connection's protocol state, and everything that
-affects it lives in this module. It does no I/O and reads no clock: a driver
+affects it lives in this module and in its bookkeeping,
+:mod:`uploadwriter.web._entries` (the entries, the moves of the table, the
+window's counts). It does no I/O and reads no clock: a driver
 feeds it what happens and performs what it answers, like h11's
 ``Connection``. What happens comes from two sides:
 
@@ -29,12 +31,9 @@ are ignored). A driver input with no row is the driver's bug and raises
 :class:`LocalProtocolError`, changing nothing.
 
 Flow control is a window of :attr:`Channel.window` chunks per connection: the
-client may have that many chunks unacknowledged, over all its entries; the
-server acknowledges each chunk once the writer has taken it. A chunk past the
-window is a violation, so the server never holds more than ``window`` chunks
-of ``chunk_size`` bytes for a connection, however slow its writers are. When an
-entry ends, its unacknowledged chunks are given back on both sides, and its
-chunks still in flight are dropped on arrival.
+client may have that many chunks unacknowledged, over all its entries (the
+counting, and what happens to an ended entry's chunks, is described in
+:mod:`uploadwriter.web._entries`).
 
 The protocol itself (frames, fields, close codes) is written down in
 ``docs/reference/websocket-protocol.md``.
@@ -45,9 +44,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-import attrs
-
 from ..uploads import ClientFile, UploadConfig
+from ._entries import Entries
 from ._outputs import (
     CancelEntry,
     CloseConnection,
@@ -58,18 +56,7 @@ from ._outputs import (
     StartEntry,
     WriteChunk,
 )
-from ._table import (
-    BUSY,
-    CLIENT_INPUTS,
-    FINAL,
-    OPEN_CHUNK_WRITES,
-    SENT,
-    TRANSITIONS,
-    Effect,
-    EntryState,
-    Input,
-    why,
-)
+from ._table import SENT, TRANSITIONS, Effect, EntryState, Input
 from ._wire import (
     CancelMessage,
     CloseCode,
@@ -82,7 +69,6 @@ from ._wire import (
     name_problem,
     parse_binary,
     parse_text,
-    positive_int,
 )
 
 __all__ = ("DEFAULT_MAX_FILES", "DEFAULT_WINDOW", "PROTOCOL_VERSIONS", "Channel")
@@ -94,16 +80,6 @@ DEFAULT_WINDOW: Final = 8
 
 #: Files one connection may announce over its life.
 DEFAULT_MAX_FILES: Final = 10_000
-
-
-@attrs.define
-class _Entry:
-    state: EntryState
-    size: int
-    #: Bytes received in chunks passed on to the driver.
-    received: int = 0
-    #: Chunks received and not yet acknowledged.
-    unacked: int = 0
 
 
 def _error(code: str, message: str) -> dict[str, str]:
@@ -135,22 +111,17 @@ class Channel:
         if not isinstance(config, UploadConfig):
             raise TypeError(f"Channel needs an UploadConfig, not {type(config).__name__}")
         self._config = config
-        self._window = positive_int("window", window)
-        self._max_files = positive_int("max_files", max_files)
-        self._entries: dict[str, _Entry] = {}
-        self._in_flight = 0
+        self._entries = Entries(window, max_files)
         self._version: int | None = None
         self._close_code: int | None = None
         self._lost = False
-        self._pending = 0  # announced files still waiting for the driver's verdict
-        self._busy = 0  # entries in a state of BUSY (the connection is idle at 0)
 
     # --- reading ----------------------------------------------------------------
 
     @property
     def window(self) -> int:
         """Chunks a client may have unacknowledged on this connection."""
-        return self._window
+        return self._entries.window
 
     @property
     def chunk_size(self) -> int:
@@ -165,7 +136,7 @@ class Channel:
     @property
     def in_flight(self) -> int:
         """Chunks received and not acknowledged yet (never more than :attr:`window`)."""
-        return self._in_flight
+        return self._entries.in_flight
 
     @property
     def close_code(self) -> int | None:
@@ -180,16 +151,15 @@ class Channel:
     @property
     def idle(self) -> bool:
         """No entry is started and not ended: the driver's idle deadline applies."""
-        return not self._busy
+        return not self._entries.busy
 
     def state(self, ref: str) -> EntryState | None:
         """Return entry ``ref``'s state, or ``None`` if it was never announced."""
-        entry = self._entries.get(ref)
-        return None if entry is None else entry.state
+        return self._entries.state(ref)
 
     def live(self) -> tuple[str, ...]:
         """Refs of the entries that have not ended (announced, accepted, open, cancelling)."""
-        return tuple(ref for ref, e in self._entries.items() if e.state not in FINAL)
+        return self._entries.live()
 
     # --- input from the client ----------------------------------------------------
 
@@ -199,7 +169,7 @@ class Channel:
         Raises:
             LocalProtocolError: announced files still wait for their verdict.
         """
-        self._check_no_pending()
+        self._entries.check_no_pending()
         if self.closed:
             return []
         try:
@@ -213,7 +183,7 @@ class Channel:
         Raises:
             LocalProtocolError: announced files still wait for their verdict.
         """
-        self._check_no_pending()
+        self._entries.check_no_pending()
         if self.closed:
             return []
         try:
@@ -227,7 +197,7 @@ class Channel:
         Raises:
             LocalProtocolError: announced files still wait for their verdict.
         """
-        self._check_no_pending()
+        self._entries.check_no_pending()
         if self.closed:
             return []
         self._lost = True
@@ -239,7 +209,7 @@ class Channel:
         Raises:
             LocalProtocolError: announced files still wait for their verdict.
         """
-        self._check_no_pending()
+        self._entries.check_no_pending()
         if self.closed:
             return []
         waited = "no hello message" if self._version is None else "the connection was idle"
@@ -253,25 +223,18 @@ class Channel:
             return []
         return self._close(CloseCode.INTERNAL_ERROR, "server_error", message, "server error")
 
-    def _check_no_pending(self) -> None:
-        if self._pending:
-            raise LocalProtocolError(
-                f"{self._pending} announced file(s) wait for a verdict: answer every file of "
-                "SelectFiles with accept() or refuse() before feeding more input"
-            )
-
     # --- input from the driver ----------------------------------------------------
 
     def accept(self, ref: str) -> list[Output]:
         """The announced file ``ref`` is accepted (it is an entry of the uploads now)."""
         out = self._move(ref, Input.ACCEPT, chunk_size=self.chunk_size)
-        self._pending -= 1
+        self._entries.pending -= 1
         return out
 
     def refuse(self, ref: str, code: str, message: str) -> list[Output]:
         """The announced file ``ref`` is refused with error ``code`` (explained by ``message``)."""
         out = self._move(ref, Input.REFUSE, error=_error(code, message))
-        self._pending -= 1
+        self._entries.pending -= 1
         return out
 
     def written(self, ref: str, size: int, progress: int) -> list[Output]:
@@ -279,7 +242,8 @@ class Channel:
 
         ``size`` is the bytes written so far, ``progress`` the entry's percent.
         """
-        entry = self._entries.get(ref)
+        entries = self._entries
+        entry = entries.by_ref.get(ref)
         if entry is not None and entry.unacked == 0:
             raise LocalProtocolError(f"entry {ref!r} has no unacknowledged chunk")
         if entry is not None and type(size) is int and type(progress) is int:
@@ -288,7 +252,7 @@ class Channel:
             state = entry.state
             if TRANSITIONS.get((state, Input.WRITTEN)) == (state, Effect.SEND_ACK):
                 entry.unacked -= 1
-                self._in_flight -= 1
+                entries.in_flight -= 1
                 if self.closed:
                     return []
                 return [Send(ack_text(ref, size, progress))]
@@ -317,39 +281,13 @@ class Channel:
     # --- the moves ------------------------------------------------------------------
 
     def _move(self, ref: str, what: Input, **fields: object) -> list[Output]:
-        entry = self._entries.get(ref)
-        if entry is None:
-            if what in CLIENT_INPUTS:
-                raise ProtocolViolation(
-                    f"no file with ref {ref!r} was announced on this connection"
-                )
-            raise LocalProtocolError(f"no file with ref {ref!r} was announced")
-        old = entry.state
-        row = TRANSITIONS.get((old, what))
-        if row is None:
-            if what in CLIENT_INPUTS:
-                raise ProtocolViolation(f"entry {ref!r}: {why(old, what)}")
-            raise LocalProtocolError(f"entry {ref!r} is {old.value}: {what.value} is not allowed")
-        entry.state, effect = row
-        if entry.state is not old:
-            self._busy += (entry.state in BUSY) - (old in BUSY)
-        if what is Input.WRITTEN:
-            entry.unacked -= 1
-            self._in_flight -= 1
-        elif entry.state in FINAL:
-            # Its unacknowledged chunks are given back: the client does the same
-            # when it reads the entry's final message.
-            self._in_flight -= entry.unacked
-            entry.unacked = 0
-        return self._effect(ref, entry, effect, fields)
+        return self._effect(ref, self._entries.move(ref, what), fields)
 
-    def _effect(
-        self, ref: str, entry: _Entry, effect: Effect, fields: Mapping[str, object]
-    ) -> list[Output]:
+    def _effect(self, ref: str, effect: Effect, fields: Mapping[str, object]) -> list[Output]:
         if effect is Effect.WRITE:
             data = fields["data"]
             assert isinstance(data, bytes)
-            return self._write(ref, entry, data)
+            return [WriteChunk(ref, data)]
         if effect is Effect.NOTHING:
             return []
         if effect is Effect.START:
@@ -360,18 +298,12 @@ class Channel:
             return []  # nobody to tell any more
         return [self._send(type=SENT[effect], ref=ref, **fields)]
 
-    def _write(self, ref: str, entry: _Entry, data: bytes) -> list[Output]:
-        entry.unacked += 1
-        entry.received += len(data)
-        self._in_flight += 1
-        return [WriteChunk(ref, data)]
-
     @staticmethod
     def _send(**message: object) -> Send:
         return Send(encode(message))
 
     def _lose_all(self) -> list[Output]:
-        self._pending = 0
+        self._entries.pending = 0
         out: list[Output] = []
         for ref in self.live():
             out.extend(self._move(ref, Input.LOST))
@@ -422,7 +354,7 @@ class Channel:
                 version=self._version,
                 upload=config.name,
                 chunk_size=config.chunk_size,
-                window=self._window,
+                window=self._entries.window,
                 max_entries=config.max_entries,
                 max_file_size=config.max_file_size,
                 accept=config.accept if config.accept == "any" else list(config.accept),
@@ -431,34 +363,21 @@ class Channel:
         ]
 
     def _select(self, files: tuple[ClientFile, ...]) -> list[Output]:
-        if len(self._entries) + len(files) > self._max_files:
-            raise ProtocolViolation(
-                f"a connection may announce at most {self._max_files} files; open a new one"
-            )
-        refs: set[str] = set()
-        for file in files:
-            ref = file.ref
-            assert ref is not None  # parse_text requires one
-            if ref in self._entries or ref in refs:
-                raise ProtocolViolation(
-                    f"ref {ref!r} was announced before; every file needs its own"
-                )
-            refs.add(ref)
+        entries = self._entries
+        entries.announce(files)
         out: list[Output] = []
         valid: list[ClientFile] = []
         for file in files:
             assert file.ref is not None
-            self._entries[file.ref] = _Entry(EntryState.ANNOUNCED, file.size)
-            self._busy += 1  # announced: busy
             problem = name_problem(file.name)
             if problem is None:
                 valid.append(file)
                 continue
             # Refused here: the driver never sees it.
-            self._pending += 1
+            entries.pending += 1
             out.extend(self.refuse(file.ref, "malformed", problem))
         if valid:
-            self._pending += len(valid)
+            entries.pending += len(valid)
             out.append(SelectFiles(tuple(valid)))
         return out
 
@@ -467,20 +386,13 @@ class Channel:
             raise ProtocolViolation("the first message must be hello, not a binary frame")
         chunk = parse_binary(data, self.chunk_size)
         ref = chunk.ref
-        entry = self._entries.get(ref)
-        if entry is not None and entry.state is EntryState.OPEN:
-            if entry.received >= entry.size:
-                # Bytes that cross the size go to the writer (too_large); bytes
-                # after it are a violation, whether or not the entry is done yet.
-                raise ProtocolViolation(
-                    f"entry {ref!r} has received all its {entry.size} bytes; "
-                    "it takes no more chunks"
-                )
-            if self._in_flight >= self._window:
-                raise ProtocolViolation(
-                    f"more than {self._window} chunks unacknowledged; wait for an ack before "
-                    "sending the next chunk"
-                )
-            if OPEN_CHUNK_WRITES:
-                return self._write(ref, entry, chunk.data)  # _move's move, the common case
-        return self._move(ref, Input.CHUNK, data=chunk.data)
+        entries = self._entries
+        entry = entries.by_ref.get(ref)
+        if (
+            entry is not None
+            and entry.state is EntryState.OPEN
+            and entries.admit(ref, entry, len(chunk.data))
+        ):
+            return [WriteChunk(ref, chunk.data)]  # _move's move, the common case
+        effect = entries.move(ref, Input.CHUNK, len(chunk.data))
+        return self._effect(ref, effect, {"data": chunk.data})

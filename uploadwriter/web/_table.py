@@ -2,7 +2,7 @@
 
 :data:`TRANSITIONS` maps ``(state, input)`` to ``(next state, effect)``. A
 pair that is not in it is not allowed: from the client that is a protocol
-violation, from the driver a bug (:mod:`uploadwriter.web._channel` says
+violation, from the driver a bug (:mod:`uploadwriter.web._entries` says
 which). The reference page ``docs/reference/websocket-protocol.md`` lists the
 same rows, and a test keeps the two equal.
 """
