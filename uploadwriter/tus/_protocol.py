@@ -3,9 +3,10 @@
 Theory of operation
 -------------------
 An :class:`Exchange` is one request's protocol state, and every decision tus
-makes lives in this module: which status, which headers, whether bytes are
-written and where they become durable. It does no I/O and reads no clock (the
-driver passes ``now``). The driver reads the request line and headers, builds
+makes is taken here: which status, which headers, whether bytes are written
+and where they become durable (pure helpers check what a request says,
+``_requests``, and spell the responses, ``_replies``). It does no I/O and
+reads no clock (the driver passes ``now``). The driver reads the request line and headers, builds
 the exchange, and performs what each call answers, in order:
 
 * :class:`Reply`: send this response; the exchange is over.
@@ -43,19 +44,10 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import json
 from collections.abc import Mapping
-from typing import Final
 
-from ._headers import (
-    CHECKSUMS,
-    BadHeader,
-    http_date,
-    metadata_header,
-    read_checksum,
-    read_metadata,
-    read_size,
-)
+from . import _replies as replies
+from ._headers import BadHeader, read_checksum, read_metadata, read_size
 from ._outputs import (
     Checkpoint,
     Commit,
@@ -64,22 +56,15 @@ from ._outputs import (
     LoadUpload,
     LocalProtocolError,
     Output,
-    Reply,
     StartWriting,
     Terminate,
     Write,
 )
+from ._replies import CHECKSUM_MISMATCH, EXTENSIONS, TUS_VERSION, Headers
+from ._requests import OFFSET_TYPE, body_size, lower, offset_type, refusal
 from ._values import TusConfig, UploadInfo
 
 __all__ = ("EXTENSIONS", "TUS_VERSION", "Exchange")
-
-TUS_VERSION: Final = "1.0.0"
-#: The extensions this server speaks (``Tus-Extension``).
-EXTENSIONS: Final = ("creation", "creation-with-upload", "termination", "expiration", "checksum")
-OFFSET_TYPE: Final = "application/offset+octet-stream"
-#: ``Upload-Checksum`` mismatch: tus's own status code.
-CHECKSUM_MISMATCH: Final = 460
-METHODS: Final = ("OPTIONS", "POST", "HEAD", "PATCH", "DELETE")
 
 
 class _Phase(enum.Enum):
@@ -89,16 +74,6 @@ class _Phase(enum.Enum):
     WRITING = "writing"
     TERMINATING = "terminating"
     OVER = "over"
-
-
-def _lower(headers: Mapping[str, str] | list[tuple[str, str]]) -> dict[str, str]:
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    # A repeated header is joined with commas (RFC 9110), like Upload-Metadata lists.
-    joined: dict[str, str] = {}
-    for key, value in items:
-        name = key.lower()
-        joined[name] = f"{joined[name]},{value}" if name in joined else value
-    return joined
 
 
 class Exchange:
@@ -121,7 +96,7 @@ class Exchange:
         now: float,
     ) -> None:
         self._config = config
-        self._headers = _lower(headers)
+        self._headers = lower(headers)
         override = self._headers.get("x-http-method-override")
         self._method = (override or method).upper()
         self._id = upload_id
@@ -134,7 +109,7 @@ class Exchange:
         self._checksum: tuple[str, bytes] | None = None
         self._hash: hashlib._Hash | None = None
         self._wrote = False
-        self._created: tuple[tuple[str, str], ...] = ()
+        self._created: Headers = ()
 
     # --- reading --------------------------------------------------------------------
 
@@ -165,10 +140,11 @@ class Exchange:
         self._expect(_Phase.BEGIN, "begin")
         method = self._method
         if method == "OPTIONS":
-            return self._reply(204, self._options())
-        refused = self._refused()
+            return self._reply(204, replies.options_headers(self._config.max_size))
+        refused = refusal(method, self._id, self._headers)
         if refused is not None:
-            return refused
+            self._phase = _Phase.OVER
+            return [refused]
         try:
             if method == "POST":
                 return self._create()
@@ -177,25 +153,6 @@ class Exchange:
         except BadHeader as exc:
             return self._error(400, "malformed", str(exc))
         return self._load(lock=method == "DELETE")
-
-    def _refused(self) -> list[Output] | None:
-        """The answer to a request that is not tus 1.0.0, or not on the right URL."""
-        method = self._method
-        if method not in METHODS:
-            return self._error(405, "method_not_allowed", f"tus takes {', '.join(METHODS)}")
-        version = self._headers.get("tus-resumable")
-        if version != TUS_VERSION:
-            said = "no Tus-Resumable header" if version is None else f"Tus-Resumable {version!r}"
-            return self._error(
-                412,
-                "unsupported_version",
-                f"this server speaks tus {TUS_VERSION}; the request has {said}",
-                extra=(("Tus-Version", TUS_VERSION),),
-            )
-        if (method == "POST") != (self._id is None):
-            where = "the endpoint" if self._id is None else "an upload's URL"
-            return self._error(405, "method_not_allowed", f"{method} is not allowed on {where}")
-        return None
 
     def _create(self) -> list[Output]:
         headers = self._headers
@@ -213,20 +170,20 @@ class Exchange:
                 "too_large",
                 f"Upload-Length {length} is above Tus-Max-Size {self._config.max_size}",
             )
-        body = self._body_size()
-        if body and not self._offset_type():
+        body = body_size(self._method, self._headers)
+        if body and not offset_type(self._headers):
             return self._error(
                 415,
                 "not_accepted",
                 f"creation-with-upload needs Content-Type: {OFFSET_TYPE}",
             )
-        if body and length and self._offset_type():
+        if body and length and offset_type(self._headers):
             self._take_checksum()
         self._phase = _Phase.CREATING
         return [CreateUpload(length, metadata, self._expiry())]
 
     def _patch(self) -> list[Output]:
-        if not self._offset_type():
+        if not offset_type(self._headers):
             return self._error(415, "not_accepted", f"PATCH needs Content-Type: {OFFSET_TYPE}")
         if "upload-offset" not in self._headers:
             return self._error(400, "malformed", "PATCH needs Upload-Offset")
@@ -252,10 +209,12 @@ class Exchange:
         self._info = info
         self._offset = info.offset
         extra = (("Location", self._location + info.id),)
-        if info.length == 0 or (self._offset_type() and self._body_size() != 0):
+        if info.length == 0 or (
+            offset_type(self._headers) and body_size(self._method, self._headers) != 0
+        ):
             # An empty upload is complete at once: its (empty) body ends it.
             return self._start_body(extra)
-        return self._reply(201, extra + self._expires_header(info.expires))
+        return self._reply(201, extra + replies.expires_header(info.expires))
 
     def loaded(self, info: UploadInfo | None) -> list[Output]:
         """The upload's record (``None``: there is none); return what follows."""
@@ -270,20 +229,7 @@ class Exchange:
             self._phase = _Phase.TERMINATING
             return [Terminate(info.id, "expired" if expired else "terminated")]
         if self._method == "HEAD":
-            return self._reply(
-                200,
-                (
-                    ("Upload-Offset", str(info.offset)),
-                    ("Upload-Length", str(info.length)),
-                    ("Cache-Control", "no-store"),
-                    *(
-                        (("Upload-Metadata", metadata_header(info.metadata)),)
-                        if info.metadata
-                        else ()
-                    ),
-                    *self._expires_header(info.expires),
-                ),
-            )
+            return self._reply(200, replies.upload_headers(info))
         return self._patch_loaded(info)
 
     def _patch_loaded(self, info: UploadInfo) -> list[Output]:
@@ -295,7 +241,7 @@ class Exchange:
                 "ask HEAD for the offset and send from there",
                 extra=(("Upload-Offset", str(info.offset)),),
             )
-        body = self._body_size()
+        body = body_size(self._method, self._headers)
         if body is not None and info.offset + body > info.length:
             return self._error(
                 413,
@@ -303,7 +249,7 @@ class Exchange:
                 f"{body} bytes at offset {info.offset} pass Upload-Length {info.length}",
             )
         if info.state == "completed":
-            return self._reply(204, self._offset_headers(info.offset, None))
+            return self._reply(204, replies.offset_headers(info.offset, None))
         return self._start_body(())
 
     def busy(self) -> list[Output]:
@@ -327,7 +273,7 @@ class Exchange:
 
     # --- the body ---------------------------------------------------------------------------
 
-    def _start_body(self, extra: tuple[tuple[str, str], ...]) -> list[Output]:
+    def _start_body(self, extra: Headers) -> list[Output]:
         info = self._info
         assert info is not None
         self._phase = _Phase.WRITING
@@ -412,7 +358,9 @@ class Exchange:
         expires = None if complete else self._expiry()
         out: list[Output] = [Commit(self._offset, complete, expires)]
         status = 201 if self._method == "POST" else 204
-        out.extend(self._reply(status, self._created + self._offset_headers(self._offset, expires)))
+        out.extend(
+            self._reply(status, self._created + replies.offset_headers(self._offset, expires))
+        )
         return out
 
     # --- helpers ----------------------------------------------------------------------------
@@ -424,20 +372,6 @@ class Exchange:
                 f"(it needs {phase.value})"
             )
 
-    def _offset_type(self) -> bool:
-        content_type = self._headers.get("content-type", "")
-        return content_type.split(";")[0].strip().lower() == OFFSET_TYPE
-
-    def _body_size(self) -> int | None:
-        """The body's size from Content-Length, or ``None`` if not given (chunked)."""
-        value = self._headers.get("content-length")
-        if value is None:
-            return 0 if self._method == "POST" and not self._offset_type() else None
-        try:
-            return read_size("Content-Length", value)
-        except BadHeader:
-            return None
-
     def _take_checksum(self) -> None:
         value = self._headers.get("upload-checksum")
         if value is not None:
@@ -448,35 +382,11 @@ class Exchange:
         after = self._config.expires_after
         return None if after is None else self._now + after
 
-    def _expires_header(self, expires: float | None) -> tuple[tuple[str, str], ...]:
-        return () if expires is None else (("Upload-Expires", http_date(expires)),)
-
-    def _offset_headers(self, offset: int, expires: float | None) -> tuple[tuple[str, str], ...]:
-        return (("Upload-Offset", str(offset)), *self._expires_header(expires))
-
-    def _options(self) -> tuple[tuple[str, str], ...]:
-        return (
-            ("Tus-Version", TUS_VERSION),
-            ("Tus-Extension", ",".join(EXTENSIONS)),
-            ("Tus-Max-Size", str(self._config.max_size)),
-            ("Tus-Checksum-Algorithm", ",".join(CHECKSUMS)),
-        )
-
-    def _reply(self, status: int, headers: tuple[tuple[str, str], ...]) -> list[Output]:
-        return [self._response(status, headers, b"")]
-
-    def _error(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        *,
-        extra: tuple[tuple[str, str], ...] = (),
-    ) -> list[Output]:
-        body = json.dumps({"error": {"code": code, "message": message}}).encode()
-        headers = (*extra, ("Content-Type", "application/json"))
-        return [self._response(status, headers, b"" if self._method == "HEAD" else body)]
-
-    def _response(self, status: int, headers: tuple[tuple[str, str], ...], body: bytes) -> Reply:
+    def _reply(self, status: int, headers: Headers) -> list[Output]:
         self._phase = _Phase.OVER
-        return Reply(status, (("Tus-Resumable", TUS_VERSION), *headers), body)
+        return [replies.reply(status, headers)]
+
+    def _error(self, status: int, code: str, message: str, *, extra: Headers = ()) -> list[Output]:
+        self._phase = _Phase.OVER
+        head = self._method == "HEAD"
+        return [replies.error(status, code, message, extra=extra, head=head)]
