@@ -9,11 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -22,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from .s3_server import S3, MiB, moto_endpoint, s3
+from .serve_support import server_process
 from .test_tus_serve import create, listed, offset, patch, raw_patch, wait_for
 
 __all__ = ("moto_endpoint", "s3")  # fixtures
@@ -35,56 +34,15 @@ def serving(
 ) -> Iterator[str]:
     """Run `uploadwriter serve --dir DIRECTORY ARGS` on a free port; yield its base URL.
 
-    ``killed``: it will be killed with SIGKILL, so it runs without coverage
-    (a measurement cut short mid-write would only leave a broken data file).
+    ``killed``: it will be killed with SIGKILL, so it runs without coverage.
     """
-    environment = {**os.environ, **(env or {})}
-    if killed:
-        environment = {k: v for k, v in environment.items() if not k.startswith("COVERAGE")}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uploadwriter",
-            "serve",
-            "--dir",
-            str(directory),
-            "--port",
-            "0",
-            *args,
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environment,
-    )
-    assert process.stderr is not None
-    lines: list[str] = []
-    for line in process.stderr:
-        lines.append(line)
-        found = re.search(r"running on (http://127\.0\.0\.1:\d+)", line)
-        if found:
-            break
-    else:
-        process.wait(timeout=10)
-        raise AssertionError("the server did not start:\n" + "".join(lines))
-    # Read the rest of its log, so that a full pipe never stalls the server.
-    drain = threading.Thread(target=lines.extend, args=(process.stderr,), daemon=True)
-    drain.start()
-    url = found.group(1)
-    _processes[url] = process
-    try:
-        yield url
-    finally:
-        del _processes[url]
-        if process.poll() is None:
-            process.terminate()  # SIGTERM: it stops cleanly (and saves its coverage data)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:  # pragma: no cover - a server that hangs
-                process.kill()
-        process.wait(timeout=10)
-        drain.join(10)
-        process.stderr.close()
+    argv = [sys.executable, "-m", "uploadwriter", "serve", "--dir", str(directory), *args]
+    with server_process(argv, env=env, coverage=not killed) as server:
+        _processes[server.url] = server.process
+        try:
+            yield server.url
+        finally:
+            del _processes[server.url]
 
 
 _processes: dict[str, subprocess.Popen[str]] = {}

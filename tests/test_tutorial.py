@@ -13,15 +13,13 @@ what the programs do.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import re
 import signal
-import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from mimetypes import guess_type
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from uploadwriter.web import chunk_frame
 
 from .http_support import leftovers
 from .s3_server import client_for
+from .serve_support import server_process
 from .test_docs import DOCS, ROOT, Block, expected_output, parse
 
 PAGE = DOCS / "tutorial" / "browser-to-s3.md"
@@ -106,38 +105,6 @@ def normalised(line: str, directory: Path, port: int) -> str:
     return re.sub(r"server process \[\d+\]", "server process [PID]", line)
 
 
-@contextlib.contextmanager
-def running(
-    argv: list[str], cwd: Path, env: Mapping[str, str] | None = None
-) -> Iterator[tuple[subprocess.Popen[str], str, list[str]]]:
-    """Run a server with ``--port 0``; yield it, its URL, and its log up to "running on"."""
-    process = subprocess.Popen(
-        [*argv, "--port", "0"],
-        cwd=cwd,
-        env=None if env is None else {**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stderr is not None
-        log: list[str] = []
-        for line in process.stderr:
-            log.append(line.rstrip("\n"))
-            found = re.search(r"running on (http://127\.0\.0\.1:\d+)", line)
-            if found:
-                break
-        else:
-            raise AssertionError("the server did not start:\n" + "\n".join(log))
-        yield process, found.group(1), log
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=20)
-        if process.stderr is not None:
-            process.stderr.close()
-
-
 def check_start(command: str, log: list[str], cwd: Path, url: str) -> None:
     port = int(url.rsplit(":", 1)[1])
     pid = re.compile(r"server process \[\d+\]")
@@ -207,8 +174,9 @@ def test_a_browser_upload_lands_in_the_directory(tmp_path: Path) -> None:
     (tmp_path / "cat.jpg").write_bytes(cat)
     (tmp_path / "notes.txt").write_bytes(notes)
     serve = [sys.executable, "-m", "uploadwriter", *SERVE.split()[1:]]
-    with running(serve, tmp_path) as (process, url, log):
-        check_start(SERVE, log, tmp_path, url)
+    with server_process(serve, cwd=tmp_path) as server:
+        process, url = server.process, server.url
+        check_start(SERVE, server.started, tmp_path, url)
 
         # The browser: two files from the page, and one cancelled mid-way.
         finals = browser_upload(
@@ -304,8 +272,9 @@ def test_then_into_s3(
     assert f'BUCKET = "{BUCKET}"' in app_py.code
     (tmp_path / "app.py").write_text(app_py.code, encoding="utf-8")
     uvicorn = [sys.executable, "-m", *APP.split()]
-    with running(uvicorn, tmp_path, aws) as (_, url, log):
-        check_start(APP, log, tmp_path, url)
+    with server_process(uvicorn, cwd=tmp_path, env=aws) as server:
+        url = server.url
+        check_start(APP, server.started, tmp_path, url)
         small, large = os.urandom(48_213), os.urandom(9 * 2**20)  # large: two S3 parts
         finals = browser_upload(
             url,

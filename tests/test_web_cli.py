@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from .http_support import leftovers, wait_until
+from .serve_support import Server, server_process
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -71,49 +70,17 @@ def test_a_dir_that_cannot_be_used(tmp_path: Path) -> None:
     assert "cannot use --dir" in result.stderr
 
 
-@contextmanager
-def serving(directory: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uploadwriter",
-            "serve",
-            "--dir",
-            str(directory),
-            "--port",
-            "0",
-            *args,
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
+def serving(directory: Path, *args: str) -> AbstractContextManager[Server]:
+    return server_process(
+        [sys.executable, "-m", "uploadwriter", "serve", "--dir", str(directory), *args]
     )
-    try:
-        assert process.stderr is not None
-        lines = []
-        for line in process.stderr:
-            lines.append(line)
-            found = re.search(r"running on (http://127\.0\.0\.1:\d+)", line)
-            if found:
-                break
-        else:
-            raise AssertionError("the server did not start:\n" + "".join(lines))
-        yield process, found.group(1)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-        if process.stderr is not None:
-            process.stderr.close()
 
 
 def test_serve_then_ctrl_c(tmp_path: Path) -> None:
     with serving(
         tmp_path, "--accept", ".txt, .bin", "--accept", "image/png", "--chunk-timeout", "10"
-    ) as (
-        process,
-        url,
-    ):
+    ) as server:
+        process, url = server.process, server.url
         kept = httpx.put(f"{url}/upload/a.txt", content=b"kept").json()["files"]
         refused = httpx.put(f"{url}/upload/a.exe", content=b"MZ")
         assert refused.status_code == 415
@@ -131,8 +98,7 @@ def test_serve_then_ctrl_c(tmp_path: Path) -> None:
             started = time.monotonic()
             process.send_signal(signal.SIGINT)
             status = process.wait(timeout=20)
-            assert process.stderr is not None
-            said = process.stderr.read()
+            said = server.said()
             assert status == 130, said
             assert time.monotonic() - started < 10
         assert "Shutting down" in said
@@ -144,9 +110,8 @@ def test_serve_then_ctrl_c(tmp_path: Path) -> None:
 
 
 def test_sigterm_stops_it_with_status_0(tmp_path: Path) -> None:
-    with serving(tmp_path) as (process, url):
-        assert httpx.get(f"{url}/uploads").json() == {"files": []}
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=20) == 0
-        assert process.stderr is not None
-        assert process.stderr.read().endswith("uploadwriter serve: stopped\n")
+    with serving(tmp_path) as server:
+        assert httpx.get(f"{server.url}/uploads").json() == {"files": []}
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=20) == 0
+        assert server.said().endswith("uploadwriter serve: stopped\n")
