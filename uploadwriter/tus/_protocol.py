@@ -293,13 +293,14 @@ class Exchange:
             self._hash.update(data)
         out: list[Output] = []
         every = self._config.checkpoint_every
-        view = memoryview(data)
-        while view:
-            take = len(view)
+        start, size = 0, len(data)
+        while start < size:
+            take = size - start
             if every is not None and self._checksum is None:
                 take = min(take, every - self._offset % every)
-            piece = bytes(view[:take])
-            view = view[take:]
+            # The chunk itself unless a checkpoint splits it: no copy on the common path.
+            piece = data if take == size else data[start : start + take]
+            start += take
             self._offset += take
             self._wrote = True
             out.append(Write(piece))
