@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import uploadwriter
-from uploadwriter import UploadConfig
+from uploadwriter import InvalidLimit, UploadConfig
 from uploadwriter.uploads import default_writer
 from uploadwriter.writers import TmpFileOpts, TmpFileWriter
 
@@ -153,7 +153,7 @@ BAD_OPTIONS: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"max_entries": True}, TypeError, r"max_entries must be an int"),
     ({"max_entries_mode": "all"}, ValueError, r"max_entries_mode must be \"selected\".*'all'"),
     ({"max_entries_mode": 1}, TypeError, r"max_entries_mode must be the string"),
-    ({"max_file_size": 0}, ValueError, r"max_file_size must be 1 or more bytes, not 0"),
+    ({"max_file_size": 0}, InvalidLimit, r"max_file_size must be 1 or more bytes, not 0"),
     ({"max_file_size": "8MB"}, TypeError, r"max_file_size must be an int.*'8MB'"),
     ({"chunk_size": 0}, ValueError, r"chunk_size must be 1 or more bytes, not 0"),
     ({"chunk_size": 64.0}, TypeError, r"chunk_size must be an int"),

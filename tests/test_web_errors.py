@@ -14,6 +14,7 @@ from uploadwriter import (
     FileTooLarge,
     IncompleteUpload,
     InitError,
+    InvalidLimit,
     UploadConfig,
     UploadError,
     WriterFailure,
@@ -127,6 +128,8 @@ def test_limits_from_a_config() -> None:
         ({"max_field_size": -1}, ValueError, "HttpLimits.max_field_size must be 1 or more bytes"),
         ({"chunk_timeout": 0}, ValueError, "HttpLimits.chunk_timeout must be a finite number"),
         ({"chunk_timeout": float("inf")}, ValueError, "HttpLimits.chunk_timeout must be a finite"),
+        ({"chunk_timeout": 10**400}, InvalidLimit, "HttpLimits.chunk_timeout must be a finite"),
+        ({"max_entries": 0}, InvalidLimit, "HttpLimits.max_entries must be 1 or more, not 0"),
         (
             {"chunk_timeout": "10"},
             TypeError,

@@ -253,6 +253,7 @@ def test_https_with_a_private_ca(tls: tuple[Receiver, ssl.SSLContext]) -> None:
         ({"content_length": 1.0}, TypeError, "content_length must be an int or None"),
         ({"timeout": 0}, ValueError, "timeout must be more than 0 seconds"),
         ({"timeout": float("inf")}, ValueError, "timeout must be more than 0 seconds"),
+        ({"timeout": 10**400}, ValueError, "timeout must be more than 0 seconds"),
         ({"timeout": "5"}, TypeError, "timeout must be a number of seconds"),
         ({"ssl_context": "yes"}, TypeError, r"ssl_context must be an ssl.SSLContext"),
     ],

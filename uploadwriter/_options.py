@@ -8,10 +8,14 @@ option and says what is allowed.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
+
+import attrs
 
 from ._errors import InvalidLimit, safe_repr
 
-__all__ = ("size_option", "timeout_option")
+__all__ = ("count_option", "count_validator", "size_option", "timeout_option")
 
 
 def size_option(name: str, value: object) -> int | None:
@@ -58,3 +62,28 @@ def timeout_option(name: str, value: object) -> float | None:
             + (" (use None for no timeout)" if seconds == math.inf else "")
         )
     return seconds
+
+
+def count_option(name: str, value: object, allowed: str = "1 or more") -> int:
+    """Return ``value``, a whole number of at least 1 (``allowed`` says what is, in words).
+
+    Raises:
+        TypeError: ``value`` is not an int (``bool`` is refused too).
+        InvalidLimit: ``value`` is less than 1.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int ({allowed}), not {safe_repr(value)}")
+    if value < 1:
+        raise InvalidLimit(f"{name} must be {allowed}, not {value}")
+    return value
+
+
+def count_validator(
+    name: str, allowed: str = "1 or more"
+) -> Callable[[Any, attrs.Attribute[Any], object], None]:
+    """An attrs validator applying :func:`count_option` to a field."""
+
+    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        count_option(name, value, allowed)
+
+    return check

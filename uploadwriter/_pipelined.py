@@ -7,10 +7,10 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any, Final, Generic, TypeVar, cast
 
-from ._errors import InitError, InvalidLimit, WriterFailure
+from ._errors import InitError, WriterFailure
 from ._events import Cancel, Chunk, CloseReason, Done
 from ._handoff import Answer, Job, Raised, answer_here, run_in_worker, submit
-from ._options import size_option
+from ._options import count_option
 from ._protocols import UploadWriter, check_writer_shape, discard
 from ._results import Err, Ok
 from ._sync import Uploader
@@ -293,11 +293,8 @@ class PipelinedWriter(Generic[O, S]):
 
     def __init__(self, writer: UploadWriter[O, S], *, max_queued: int = MAX_QUEUED) -> None:
         check_writer_shape(writer, asynchronous=False, needed_by="PipelinedWriter")
-        limit = size_option("max_queued", max_queued)
-        if limit is None or limit < 1:
-            raise InvalidLimit(f"max_queued must be 1 byte or more, not {max_queued!r}")
         self.writer = writer
-        self.max_queued = limit
+        self.max_queued = count_option("max_queued", max_queued, "1 byte or more")
 
     async def init(self, opts: O) -> Ok[Pipeline[S]] | Err[None]:
         """Start the pipeline: the wrapped ``init`` runs in a worker thread.

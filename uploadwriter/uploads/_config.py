@@ -12,7 +12,7 @@ from typing import Any, Literal, TypeAlias
 import attrs
 
 from .._errors import safe_repr
-from .._options import timeout_option
+from .._options import count_validator, timeout_option
 from .._protocols import AsyncUploadWriter, UploadWriter
 from ..writers import TmpFileOpts, TmpFileWriter
 from ._entries import UploadEntry
@@ -156,16 +156,6 @@ def _accept(value: object) -> Literal["any"] | tuple[str, ...]:
     return tuple(specs)
 
 
-def _positive_int(option: str, allowed: str) -> Callable[[Any, attrs.Attribute[Any], object], None]:
-    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{option} must be an int ({allowed}), not {safe_repr(value)}")
-        if value < 1:
-            raise ValueError(f"{option} must be {allowed}, not {value}")
-
-    return check
-
-
 def _check_mode(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, str):
         raise TypeError(
@@ -237,16 +227,18 @@ class UploadConfig:
     name: str = attrs.field(validator=_check_name)
     accept: Literal["any"] | tuple[str, ...] = attrs.field(kw_only=True, converter=_accept)
     max_entries: int = attrs.field(
-        default=1, kw_only=True, validator=_positive_int("max_entries", "1 or more")
+        default=1, kw_only=True, validator=count_validator("max_entries", "1 or more")
     )
     max_entries_mode: MaxEntriesMode = attrs.field(
         default="selected", kw_only=True, validator=_check_mode
     )
     max_file_size: int = attrs.field(
-        default=8_000_000, kw_only=True, validator=_positive_int("max_file_size", "1 or more bytes")
+        default=8_000_000,
+        kw_only=True,
+        validator=count_validator("max_file_size", "1 or more bytes"),
     )
     chunk_size: int = attrs.field(
-        default=64_000, kw_only=True, validator=_positive_int("chunk_size", "1 or more bytes")
+        default=64_000, kw_only=True, validator=count_validator("chunk_size", "1 or more bytes")
     )
     #: Seconds without a chunk before an async upload is timed out; ``None``: never.
     chunk_timeout: float | None = attrs.field(default=10.0, kw_only=True, converter=_chunk_timeout)

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 import attrs
 
+from .._options import count_option
 from ..uploads import ClientFile
 from ._outputs import LocalProtocolError
 from ._table import (
@@ -37,7 +38,7 @@ from ._table import (
     Input,
     why,
 )
-from ._wire import ProtocolViolation, positive_int
+from ._wire import ProtocolViolation
 
 __all__ = ("Entries", "Entry")
 
@@ -68,8 +69,8 @@ class Entries:
     """
 
     def __init__(self, window: int, max_files: int) -> None:
-        self.window = positive_int("window", window)
-        self.max_files = positive_int("max_files", max_files)
+        self.window = count_option("window", window)
+        self.max_files = count_option("max_files", max_files)
         self.by_ref: dict[str, Entry] = {}
         #: Chunks received and not acknowledged, over all entries.
         self.in_flight = 0

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeAlias
 
 import attrs
 
 from .._errors import safe_repr
+from .._options import count_validator, timeout_option
 from ..uploads import UploadConfig
 
 __all__ = ("Accept", "HttpLimits")
@@ -18,29 +18,11 @@ Accept: TypeAlias = Literal["any"] | Sequence[str]
 
 
 def _count(option: str, allowed: str) -> Callable[[Any, attrs.Attribute[Any], object], None]:
-    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(
-                f"HttpLimits.{option} must be an int ({allowed}), not {safe_repr(value)}"
-            )
-        if value < 1:
-            raise ValueError(f"HttpLimits.{option} must be {allowed}, not {value}")
-
-    return check
+    return count_validator(f"HttpLimits.{option}", allowed)
 
 
-def _timeout(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(
-            f"HttpLimits.chunk_timeout must be a number of seconds or None, not {safe_repr(value)}"
-        )
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(
-            f"HttpLimits.chunk_timeout must be a finite number of seconds above 0 (or None for "
-            f"no timeout), not {value!r}"
-        )
+def _timeout(value: object) -> float | None:
+    return timeout_option("HttpLimits.chunk_timeout", value)
 
 
 def _accept(value: object) -> Literal["any"] | tuple[str, ...]:
@@ -88,7 +70,7 @@ class HttpLimits:
     max_fields: int = attrs.field(
         default=100, kw_only=True, validator=_count("max_fields", "1 or more")
     )
-    chunk_timeout: float | None = attrs.field(default=10.0, kw_only=True, validator=_timeout)
+    chunk_timeout: float | None = attrs.field(default=10.0, kw_only=True, converter=_timeout)
     _config: UploadConfig = attrs.field(
         init=False, repr=False, eq=False, default=attrs.Factory(_accept_config, takes_self=True)
     )

@@ -12,10 +12,10 @@ import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 
 from .._errors import safe_repr
+from .._options import count_option
 from ..uploads import UploadConfig, UploadEntry
 from ._channel import DEFAULT_WINDOW
 from ._connection import Connection, ConsumeFn, Receive, Scope, SendFn
-from ._wire import positive_int
 
 __all__ = ("ConsumeFn", "UploadChannel")
 
@@ -131,7 +131,7 @@ class UploadChannel:
         self._config = config
         self._consume: ConsumeFn = consume if consume is not None else default_consume
         self._origins = _check_origins(allowed_origins)
-        self._window = positive_int("window", window)
+        self._window = count_option("window", window)
 
     def config(self) -> UploadConfig:
         """Return the configuration for a new connection.

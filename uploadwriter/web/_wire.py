@@ -36,7 +36,6 @@ __all__ = (
     "name_problem",
     "parse_binary",
     "parse_text",
-    "positive_int",
     "short",
 )
 
@@ -133,20 +132,6 @@ def short(value: object) -> str:
     """A JSON value from the client, cut to fit in a message."""
     text = json.dumps(value)  # whatever json.loads built encodes again
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-def positive_int(option: str, value: object) -> int:
-    """Return ``value`` if it is an int of 1 or more; raise naming ``option`` otherwise.
-
-    Raises:
-        TypeError: it is not an int.
-        ValueError: it is less than 1.
-    """
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{option} must be an int, 1 or more, not {value!r}")
-    if value < 1:
-        raise ValueError(f"{option} must be 1 or more, not {value!r}")
-    return value
 
 
 def chunk_frame(ref: str, data: bytes) -> bytes:

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .._errors import InvalidLimit, safe_repr
+
 if TYPE_CHECKING:
     import h11
 
@@ -178,16 +180,27 @@ def _content_length(instance: object, attribute: attrs.Attribute[Any], value: ob
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"HttpForwardOpts.content_length must be an int or None, not {value!r}")
+        raise TypeError(
+            f"HttpForwardOpts.content_length must be an int or None, not {safe_repr(value)}"
+        )
     if value < 0:
-        raise ValueError(f"HttpForwardOpts.content_length must not be negative, not {value}")
+        raise InvalidLimit(f"HttpForwardOpts.content_length must not be negative, not {value}")
 
 
 def _timeout(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"HttpForwardOpts.timeout must be a number of seconds, not {value!r}")
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"HttpForwardOpts.timeout must be more than 0 seconds, not {value!r}")
+        raise TypeError(
+            f"HttpForwardOpts.timeout must be a number of seconds, not {safe_repr(value)}"
+        )
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int too large for a float: not finite either
+        seconds = math.inf
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise InvalidLimit(
+            f"HttpForwardOpts.timeout must be more than 0 seconds, and finite, not "
+            f"{safe_repr(value)}"
+        )
 
 
 def _ssl_context(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
