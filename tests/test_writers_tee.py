@@ -389,6 +389,44 @@ async def test_async_tee_refusal_closes_those_started(tmp_path: Path) -> None:
     assert files_in(tmp_path) == []
 
 
+class _SlowToClose:
+    """An async child that takes a while to close, and says when it has."""
+
+    def __init__(self, closed: list[str], name: str) -> None:
+        self.closed, self.name = closed, name
+
+    async def init(self, opts: None) -> Ok[None]:
+        return Ok(None)
+
+    def meta(self, state: None) -> Mapping[str, object]:
+        return {}
+
+    async def write_chunk(self, data: bytes, state: None) -> Ok[None]:
+        return Ok(None)  # pragma: no cover - never written to
+
+    async def close(self, state: None, reason: CloseReason) -> Ok[None]:
+        await anyio.sleep(0.05)
+        self.closed.append(f"{self.name}:{reason!r}")
+        return Ok(None)
+
+
+class _Refusing(_SlowToClose):
+    async def init(self, opts: None) -> Err[None]:  # type: ignore[override]
+        return Err("no room", None)
+
+
+@pytest.mark.anyio
+async def test_async_tee_refusal_closes_those_started_even_when_cancelled_meanwhile() -> None:
+    closed: list[str] = []
+    tee = AsyncTeeWriter(
+        _SlowToClose(closed, "a"), _SlowToClose(closed, "b"), _Refusing(closed, "c")
+    )
+    with anyio.move_on_after(0.01):  # a cancel (a chunk timeout, a client gone) mid-close
+        answer = await tee.init((None, None, None))
+        assert answer == Err("no room", None)
+    assert closed == ["a:Cancel()", "b:Cancel()"]  # each started child closed, once
+
+
 # --- the laws, with real children ----------------------------------------------------------
 
 

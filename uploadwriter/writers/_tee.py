@@ -310,7 +310,9 @@ class AsyncTeeWriter(Generic[O]):
                 raise
             ok, reason, state = _answer(answer, "init", writer, None)
             if not ok:
-                await self._close_all(TeeState(tuple(states)), _CANCEL)
+                # Shielded as above: a cancel now must not leave the started children open.
+                with anyio.CancelScope(shield=True):
+                    await self._close_all(TeeState(tuple(states)), _CANCEL)
                 return Err(reason, None)
             states.append(state)
         return Ok(TeeState(tuple(states)))
