@@ -146,6 +146,27 @@ def test_L16_suspend_on_demand_and_an_upload_that_is_not_resumable() -> None:
         plain.saved()
 
 
+def test_L16_a_cancel_while_the_upload_is_being_suspended_changes_nothing() -> None:
+    # Once suspend is called the upload is ending already: a Cancel() then (here
+    # from inside the callback) changes nothing. A suspended upload is cancelled
+    # by resuming it (L17) or by expiry (L18); its writer is never closed twice.
+    storage = Storage()
+    ups: list[Uploader[Any, Any]] = []
+
+    class CancelledWhileSuspending(StoredWriter):
+        def suspend(self, state: Held) -> Ok[dict[str, object]] | Err[Held]:
+            ups[0].send(Cancel())
+            return super().suspend(state)
+
+    with Uploader(CancelledWhileSuspending(storage), "a", resumable=True) as up:
+        ups.append(up)
+        up.send(Chunk(b"ab"))
+    assert up.phase is Phase.SUSPENDED
+    assert up.reason is None
+    assert storage.closes == []
+    assert up.saved().size == 2
+
+
 def test_L16_a_resumable_writer_is_required() -> None:
     class Plain:
         def init(self, opts: None) -> Ok[int]:

@@ -1,4 +1,4 @@
-"""The async driver (anyio: asyncio and trio), and adapters for synchronous writers."""
+"""The async driver, `AsyncUploader` (anyio: asyncio and trio)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ __all__ = ("AsyncUploader",)
 
 O = TypeVar("O")  # noqa: E741 - the writer's opts type, as in the protocol
 S = TypeVar("S")
-T = TypeVar("T")
 
 _LEAVE = Leave()
 

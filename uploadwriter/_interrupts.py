@@ -110,7 +110,6 @@ deferred: list[float] = []
 #: Whether :func:`_on_sigint` is in place (put there by :func:`enter`).
 installed = False
 
-#: ``id()`` of each uploader open in the main thread (entered, not yet left).
 #: The uploaders open in the main thread. Weak: one abandoned without leaving
 #: its block (a generator never finished, a test's simulated crash) is
 #: forgotten once collected, and the handler goes back at the next leave.

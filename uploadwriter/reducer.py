@@ -58,7 +58,7 @@ from ._errors import (
     UploadInProgress,
     safe_repr,
 )
-from ._events import Cancel, Chunk, Done, Suspend
+from ._events import Chunk, Done
 from ._results import Ok
 from ._start import start
 from ._transitions import Handler
@@ -122,8 +122,6 @@ __all__ = (
 S = TypeVar("S")
 
 _DONE: Final = Done()
-_CANCEL: Final = Cancel()
-_SUSPEND: Final = Suspend()
 
 
 def resumed(saved_upload: SavedUpload) -> Upload[Any]:
