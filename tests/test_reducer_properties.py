@@ -43,6 +43,7 @@ from uploadwriter.reducer import (
     Phase,
     Step,
     Upload,
+    completed,
     kind_of,
     meta_error,
     reduce,
@@ -323,6 +324,7 @@ def test_meta_only_after_a_done_close_that_answered_ok(
     error = meta_error(h.upload)
     done_ok = h.closes == [Done()] and h.close_ok
     assert (error is None) == done_ok
+    assert completed(h.upload) == done_ok
     if error is not None:
         assert isinstance(error, UploadFailed)
     if done_ok and h.expected is not None:

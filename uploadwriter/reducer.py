@@ -111,6 +111,7 @@ __all__ = (
     "Step",
     "Transition",
     "Upload",
+    "completed",
     "kind_of",
     "meta_error",
     "reduce",
@@ -140,8 +141,15 @@ def saved(upload: Upload[Any]) -> SavedUpload | None:
     return SavedUpload(upload._size, limits.expected_size, limits.max_size, upload._state)
 
 
+def completed(upload: Upload[Any]) -> bool:
+    """Whether the upload closed with ``Done()`` and did not fail: its meta may be read (L12)."""
+    return upload._phase is CLOSED and upload.failure is None and upload.close_reason == _DONE
+
+
 def meta_error(upload: Upload[Any]) -> UploadError | None:
     """Return the error to raise if the writer's meta may not be asked for yet (L12), else None."""
+    if completed(upload):
+        return None
     if upload._phase is not CLOSED:
         return UploadInProgress(
             f"the upload is {upload._phase.label} after {upload._size} bytes; "

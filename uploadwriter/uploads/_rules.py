@@ -20,8 +20,8 @@ from .._errors import (
     WriterFailure,
     safe_repr,
 )
-from .._events import Done
 from .._values import CLOSED, Upload
+from ..reducer import completed
 from ._entries import ClientFile, EntryError, UploadEntry
 
 __all__ = (
@@ -34,7 +34,6 @@ __all__ = (
     "too_many_files",
 )
 
-_DONE = Done()
 
 # What each driver failure is called on the entry (Phoenix's atoms, and ours
 # for the failures Phoenix does not keep).
@@ -164,7 +163,7 @@ def settled(
     progress, done, errors = entry.progress, entry.done, entry.errors
     if upload.phase is CLOSED:
         failure = upload.failure
-        if failure is None and upload.close_reason == _DONE:
+        if completed(upload):
             done, progress = True, 100
         elif not closed_before:
             reason = failure if failure is not None else cause

@@ -15,10 +15,11 @@ import anyio.lowlevel
 
 from .._adapters import as_async_writer
 from .._async import AsyncUploader
-from .._events import Cancel, Done, Event
+from .._events import Cancel, Event
 from .._protocols import UploadWriter, discard
 from .._sync import Uploader
 from .._values import CLOSED
+from ..reducer import completed
 from ._config import UploadConfig
 from ._entries import UploadEntry
 from ._errors import EntryRefused
@@ -28,7 +29,6 @@ __all__ = ("AsyncEntryRun", "EntryRun", "RunOwner")
 D = TypeVar("D")  # the driver a run uses
 
 _CANCEL = Cancel()
-_DONE = Done()
 
 
 class RunOwner(Protocol):
@@ -59,12 +59,7 @@ def discard_result(run: EntryRun | AsyncEntryRun) -> None:
     cancelled upload was cleaned up by the writer's own ``close``.
     """
     driver = run._driver
-    if (
-        driver is not None
-        and driver.phase is CLOSED
-        and driver.failure is None
-        and driver.reason == _DONE
-    ):
+    if driver is not None and completed(driver.upload):
         discard(run.writer, driver.state)
 
 

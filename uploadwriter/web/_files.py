@@ -12,8 +12,8 @@ import attrs
 from .._adapters import as_async_writer, writer_and_opts
 from .._async import AsyncUploader
 from .._errors import FileTooLarge, IncompleteUpload, InitError, WriterFailure
-from .._events import Done
 from .._protocols import AsyncUploadWriter, UploadWriter, discard
+from ..reducer import completed
 from ._errors import UploadRejected
 from ._limits import HttpLimits
 
@@ -30,8 +30,6 @@ __all__ = (
 )
 
 logger = logging.getLogger("uploadwriter.web")
-
-_DONE = Done()
 
 
 @attrs.frozen
@@ -151,7 +149,7 @@ def start_upload(
 
 def discard_completed(writer: object, driver: AsyncUploader[Any, Any]) -> None:
     """Discard what the writer made if its upload completed (its request failed later)."""
-    if driver.reason == _DONE and driver.failure is None:
+    if completed(driver.upload):
         discard(writer, driver.state)
 
 
