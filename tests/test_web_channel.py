@@ -25,7 +25,7 @@ from uploadwriter.web._outputs import (
     StartEntry,
     WriteChunk,
 )
-from uploadwriter.web._table import FINAL, TRANSITIONS, EntryState, Input
+from uploadwriter.web._table import FINAL, TRANSITIONS, Effect, EntryState, Input
 from uploadwriter.web._wire import MAX_NAME, MAX_TEXT, chunk_frame, encode
 
 CONFIG = UploadConfig("files", accept="any", chunk_size=64, max_entries=10, chunk_timeout=5)
@@ -287,6 +287,13 @@ def test_chunks_go_to_the_writer_and_each_is_acknowledged() -> None:
     ]
     assert channel.state(ref) is EntryState.DONE
     assert channel.live() == ()
+
+
+def test_the_only_write_is_a_chunk_for_an_open_entry() -> None:
+    # The channel makes that move directly (Entries.admit): the table must agree.
+    writes = [key for key, (_, effect) in TRANSITIONS.items() if effect is Effect.WRITE]
+    assert writes == [(EntryState.OPEN, Input.CHUNK)]
+    assert TRANSITIONS[EntryState.OPEN, Input.CHUNK] == (EntryState.OPEN, Effect.WRITE)
 
 
 def test_an_ack_is_written_as_every_message_is() -> None:

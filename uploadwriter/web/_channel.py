@@ -284,10 +284,6 @@ class Channel:
         return self._effect(ref, self._entries.move(ref, what), fields)
 
     def _effect(self, ref: str, effect: Effect, fields: Mapping[str, object]) -> list[Output]:
-        if effect is Effect.WRITE:
-            data = fields["data"]
-            assert isinstance(data, bytes)
-            return [WriteChunk(ref, data)]
         if effect is Effect.NOTHING:
             return []
         if effect is Effect.START:
@@ -388,11 +384,7 @@ class Channel:
         ref = chunk.ref
         entries = self._entries
         entry = entries.by_ref.get(ref)
-        if (
-            entry is not None
-            and entry.state is EntryState.OPEN
-            and entries.admit(ref, entry, len(chunk.data))
-        ):
-            return [WriteChunk(ref, chunk.data)]  # _move's move, the common case
-        effect = entries.move(ref, Input.CHUNK, len(chunk.data))
-        return self._effect(ref, effect, {"data": chunk.data})
+        if entry is not None and entry.state is EntryState.OPEN:
+            entries.admit(ref, entry, len(chunk.data))  # the table's (OPEN, CHUNK) move
+            return [WriteChunk(ref, chunk.data)]
+        return self._move(ref, Input.CHUNK)  # dropped, or a violation

@@ -31,7 +31,6 @@ from ._table import (
     BUSY,
     CLIENT_INPUTS,
     FINAL,
-    OPEN_CHUNK_WRITES,
     TRANSITIONS,
     Effect,
     EntryState,
@@ -119,8 +118,8 @@ class Entries:
         self.by_ref.update(new)
         self.busy += len(new)  # announced: busy
 
-    def move(self, ref: str, what: Input, size: int = 0) -> Effect:
-        """Make entry ``ref``'s move on ``what`` (a chunk of ``size`` bytes for CHUNK).
+    def move(self, ref: str, what: Input) -> Effect:
+        """Make entry ``ref``'s move on ``what`` (a chunk for an open entry is :meth:`admit`'s).
 
         Returns the move's effect, for the channel to perform.
 
@@ -152,18 +151,13 @@ class Entries:
             # when it reads the entry's final message.
             self.in_flight -= entry.unacked
             entry.unacked = 0
-        if effect is Effect.WRITE:
-            entry.unacked += 1
-            entry.received += size
-            self.in_flight += 1
         return effect
 
-    def admit(self, ref: str, entry: Entry, size: int) -> bool:
-        """Check a chunk of ``size`` bytes for ``ref``, an open ``entry``; count it if written.
+    def admit(self, ref: str, entry: Entry, size: int) -> None:
+        """Check a chunk of ``size`` bytes for ``ref``, an open ``entry``, and count it.
 
-        Returns whether the chunk was counted as written (the move of the
-        table, made here directly, the common case); if not, the channel makes
-        the move with :meth:`move`.
+        The table's one ``WRITE`` move, ``(OPEN, CHUNK)``, made here directly:
+        once per chunk, it is the common case.
 
         Raises:
             ProtocolViolation: the entry has all its bytes, or the window is full.
@@ -179,9 +173,6 @@ class Entries:
                 f"more than {self.window} chunks unacknowledged; wait for an ack before "
                 "sending the next chunk"
             )
-        if OPEN_CHUNK_WRITES:
-            entry.unacked += 1
-            entry.received += size
-            self.in_flight += 1
-            return True
-        return False  # pragma: no cover (the table writes an open entry's chunk)
+        entry.unacked += 1
+        entry.received += size
+        self.in_flight += 1

@@ -138,10 +138,6 @@ FINAL: Final = frozenset({_S.REFUSED, _S.DONE, _S.FAILED, _S.CANCELLED})
 #: States of an entry that keep its connection from being idle.
 BUSY: Final = frozenset({_S.ANNOUNCED, _S.OPEN, _S.CANCELLING})
 
-# A chunk for an open entry is written, the entry staying open: the channel
-# then makes that move itself, the common case, without its general path.
-OPEN_CHUNK_WRITES: Final = TRANSITIONS[_S.OPEN, _I.CHUNK] == (_S.OPEN, Effect.WRITE)
-
 # Why a client input has no row, for the error message.
 _WHY: Final[Mapping[tuple[EntryState, Input], str]] = {
     (_S.ACCEPTED, _I.CHUNK): "a chunk arrived before the entry's start message",
