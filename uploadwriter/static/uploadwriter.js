@@ -109,6 +109,7 @@ export class UploadSession {
     }));
     this.byRef = new Map(this.entries.map((entry) => [entry.ref, entry]));
     this.credits = 0;
+    this.turn = 0; // whose chunk goes next: the files take turns, across pump() calls
     this.pumping = false;
     this.welcomed = false;
     this.opened = false;
@@ -178,7 +179,8 @@ export class UploadSession {
         entry.unacked -= 1;
         this.credits += 1;
         entry.size = message.size;
-        if (message.progress > entry.progress) {
+        // Cancelling: what the server still acknowledges is not kept, so the bar stays put.
+        if (entry.status !== "cancelling" && message.progress > entry.progress) {
           entry.progress = message.progress;
           this.callbacks.onProgress(entry.file, entry.progress, entry);
         }
@@ -245,13 +247,12 @@ export class UploadSession {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      let turn = 0;
       while (this.credits > 0 && this.ws.readyState === 1) {
         const sending = this.entries.filter(
           (e) => e.status === "uploading" && e.offset < e.file.size,
         );
         if (sending.length === 0) break;
-        const entry = sending[turn++ % sending.length];
+        const entry = sending[this.turn++ % sending.length];
         const start = entry.offset;
         const end = Math.min(entry.file.size, start + entry.chunkSize);
         entry.offset = end; // claimed before the read, so no other turn sends it
