@@ -258,3 +258,17 @@ async def test_hash_through_inline_writer() -> None:
         await up.send(Chunk(b"abc"))
         await up.send(Done())
     assert up.meta()["hexdigest"] == hashlib.md5(b"abc").hexdigest()
+
+
+# --- messages stay short, whatever they were given ------------------------------------------
+
+
+def test_a_huge_wrong_option_gives_a_short_message() -> None:
+    huge = b"x" * 1_000_000
+    refused = MemoryWriter().init(huge)  # type: ignore[arg-type]
+    assert isinstance(refused, Err)
+    assert "MemoryWriter needs MemoryOpts()" in str(refused.reason)
+    assert len(str(refused.reason)) < 300
+    with pytest.raises(TypeError, match=r"HashOpts\.expected must be a hex digest") as info:
+        HashOpts(expected=huge)  # type: ignore[arg-type]
+    assert len(str(info.value)) < 300

@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from .._errors import safe_repr
 from .._events import CloseReason
 from .._results import Err, Ok
 
@@ -31,7 +32,8 @@ def _levelno(level: object) -> int | None:
 def _level(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if _levelno(value) is None:
         raise ValueError(
-            f"EchoOpts.level must be a logging level such as 'debug' or logging.INFO, not {value!r}"
+            "EchoOpts.level must be a logging level such as 'debug' or logging.INFO, "
+            f"not {safe_repr(value)}"
         )
 
 
@@ -66,7 +68,9 @@ class EchoWriter:
         """Start counting (``Err`` if ``opts`` is not an ``EchoOpts``)."""
         levelno = _levelno(getattr(opts, "level", None))
         if levelno is None:
-            return Err(TypeError(f"EchoWriter needs EchoOpts(level=...), not {opts!r}"), None)
+            return Err(
+                TypeError(f"EchoWriter needs EchoOpts(level=...), not {safe_repr(opts)}"), None
+            )
         return Ok(EchoState(0, opts.level, levelno))
 
     def meta(self, state: EchoState) -> Mapping[str, object]:

@@ -110,7 +110,8 @@ def target(url: str) -> Target:
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(
-            f"HttpForwardOpts.url must be an http:// or https:// URL with a host, not {url!r}"
+            "HttpForwardOpts.url must be an http:// or https:// URL with a host, "
+            f"not {safe_repr(url)}"
         )
     if parts.username is not None or parts.password is not None:
         raise ValueError(
@@ -118,11 +119,13 @@ def target(url: str) -> Target:
             "put them in headers, e.g. ('Authorization', 'Basic ...')"
         )
     if parts.fragment:
-        raise ValueError(f"HttpForwardOpts.url has a fragment, which is never sent: {url!r}")
+        raise ValueError(
+            f"HttpForwardOpts.url has a fragment, which is never sent: {safe_repr(url)}"
+        )
     try:
         explicit = parts.port
     except ValueError:
-        raise ValueError(f"HttpForwardOpts.url has a bad port: {url!r}") from None
+        raise ValueError(f"HttpForwardOpts.url has a bad port: {safe_repr(url)}") from None
     https = scheme == "https"
     port = explicit if explicit is not None else (443 if https else 80)
     host = parts.hostname
@@ -134,14 +137,14 @@ def target(url: str) -> Target:
 
 def _url(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, str):
-        raise TypeError(f"HttpForwardOpts.url must be a str, not {value!r}")
+        raise TypeError(f"HttpForwardOpts.url must be a str, not {safe_repr(value)}")
     target(value)
 
 
 def _method(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, str) or not _TOKEN.fullmatch(value):
         raise ValueError(
-            f"HttpForwardOpts.method must be an HTTP method such as 'PUT', not {value!r}"
+            f"HttpForwardOpts.method must be an HTTP method such as 'PUT', not {safe_repr(value)}"
         )
 
 
@@ -155,20 +158,23 @@ def _pairs(value: object) -> object:
 def _headers(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, tuple):
         raise TypeError(
-            f"HttpForwardOpts.headers must be (name, value) pairs or a mapping, not {value!r}"
+            "HttpForwardOpts.headers must be (name, value) pairs or a mapping, "
+            f"not {safe_repr(value)}"
         )
     for pair in value:
         if not (
             isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(x, str) for x in pair)
         ):
             raise TypeError(
-                f"HttpForwardOpts.headers: each header is a (str, str) pair, not {pair!r}"
+                f"HttpForwardOpts.headers: each header is a (str, str) pair, not {safe_repr(pair)}"
             )
         name, text = pair
         if not _TOKEN.fullmatch(name):
-            raise ValueError(f"HttpForwardOpts.headers: {name!r} is not a header name")
+            raise ValueError(f"HttpForwardOpts.headers: {safe_repr(name)} is not a header name")
         if any(c in text for c in "\r\n\0"):
-            raise ValueError(f"HttpForwardOpts.headers: the value of {name!r} has a line break")
+            raise ValueError(
+                f"HttpForwardOpts.headers: the value of {safe_repr(name)} has a line break"
+            )
         if name.lower() in _FRAMING:
             raise ValueError(
                 f"HttpForwardOpts.headers must not set {name}: the writer frames the body "
@@ -206,7 +212,7 @@ def _timeout(instance: object, attribute: attrs.Attribute[Any], value: object) -
 def _ssl_context(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None and not isinstance(value, ssl.SSLContext):
         raise TypeError(
-            f"HttpForwardOpts.ssl_context must be an ssl.SSLContext or None, not {value!r}"
+            f"HttpForwardOpts.ssl_context must be an ssl.SSLContext or None, not {safe_repr(value)}"
         )
 
 

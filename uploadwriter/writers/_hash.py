@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from .._errors import safe_repr
 from .._events import CloseReason, Done
 from .._results import Err, Ok
 
@@ -63,13 +64,15 @@ def _hexdigest(hasher: _Hash) -> str:
 
 def _algorithm(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, str):
-        raise TypeError(f"HashOpts.algorithm must be a str such as 'sha256', not {value!r}")
+        raise TypeError(
+            f"HashOpts.algorithm must be a str such as 'sha256', not {safe_repr(value)}"
+        )
     try:
         _new(value)
     except ValueError:
         available = ", ".join(sorted(hashlib.algorithms_available))
         raise ValueError(
-            f"HashOpts.algorithm {value!r} is not a hashlib algorithm on this Python; "
+            f"HashOpts.algorithm {safe_repr(value)} is not a hashlib algorithm on this Python; "
             f"available: {available}"
         ) from None
 
@@ -98,12 +101,14 @@ class HashOpts:
         if value is None:
             return
         if not isinstance(value, str):
-            raise TypeError(f"HashOpts.expected must be a hex digest (str) or None, not {value!r}")
+            raise TypeError(
+                f"HashOpts.expected must be a hex digest (str) or None, not {safe_repr(value)}"
+            )
         length = len(_hexdigest(_new(self.algorithm)))
         if len(value) != length or not set(value) <= _HEX:
             raise ValueError(
                 f"HashOpts.expected must be a {self.algorithm} digest: {length} hex digits, "
-                f"not {value!r}"
+                f"not {safe_repr(value)}"
             )
 
 
@@ -135,7 +140,7 @@ class HashWriter:
         """Start a digest (``Err`` if ``opts`` is not a ``HashOpts``)."""
         given: object = opts  # typed as HashOpts, but a caller may pass anything
         if not isinstance(given, HashOpts):
-            return Err(TypeError(f"HashWriter needs HashOpts(...), not {opts!r}"), None)
+            return Err(TypeError(f"HashWriter needs HashOpts(...), not {safe_repr(opts)}"), None)
         hasher = _new(opts.algorithm)
         return Ok(HashState(hasher.name, 0, opts.expected, hasher))
 

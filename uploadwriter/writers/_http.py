@@ -18,6 +18,7 @@ import anyio
 import anyio.abc
 import attrs
 
+from .._errors import safe_repr
 from .._events import CloseReason, Done
 from .._results import Err, Ok
 from ._forward import (
@@ -81,7 +82,7 @@ class AsyncHttpForwardState:
 def _refused(opts: object, who: str) -> Err[None] | None:
     if isinstance(opts, HttpForwardOpts):
         return None
-    return Err(TypeError(f"{who} needs HttpForwardOpts(url, ...), not {opts!r}"), None)
+    return Err(TypeError(f"{who} needs HttpForwardOpts(url, ...), not {safe_repr(opts)}"), None)
 
 
 def _failed(what: str, url: str, exc: BaseException, timeout: float) -> ForwardError:

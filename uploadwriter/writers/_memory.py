@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import attrs
 
+from .._errors import safe_repr
 from .._events import CloseReason, Done
 from .._results import Err, Ok
 
@@ -43,7 +44,7 @@ class MemoryWriter:
         """Start with an empty buffer (``Err`` if ``opts`` is not a ``MemoryOpts``)."""
         given: object = opts  # typed as MemoryOpts, but a caller may pass anything
         if not isinstance(given, MemoryOpts):
-            return Err(TypeError(f"MemoryWriter needs MemoryOpts(), not {opts!r}"), None)
+            return Err(TypeError(f"MemoryWriter needs MemoryOpts(), not {safe_repr(opts)}"), None)
         return Ok(MemoryState(0, io.BytesIO()))
 
     def meta(self, state: MemoryState) -> Mapping[str, object]:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 import anyio
 import anyio.to_thread
 
+from .._errors import safe_repr
 from .._events import CloseReason, Done
 from .._results import Err, Ok
 from ._s3calls import (
@@ -39,7 +40,7 @@ __all__ = ("AsyncS3Writer", "S3Opts", "S3State", "S3UploadError", "S3Writer")
 def _opts_error(opts: object, who: str) -> Err[None] | None:
     if isinstance(opts, S3Opts):
         return None
-    return Err(TypeError(f"{who} needs S3Opts(bucket, key, ...), not {opts!r}"), None)
+    return Err(TypeError(f"{who} needs S3Opts(bucket, key, ...), not {safe_repr(opts)}"), None)
 
 
 def _start(opts: S3Opts, client: object) -> Ok[S3State]:

@@ -29,6 +29,8 @@ from typing import Any
 
 import attrs
 
+from .._errors import safe_repr
+
 __all__ = (
     "MAX_PART_SIZE",
     "MIN_PART_SIZE",
@@ -88,12 +90,12 @@ def _allowed_args() -> frozenset[str]:
 
 def _name(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, str) or not value:
-        raise TypeError(f"S3Opts.{attribute.name} must be a non-empty str, not {value!r}")
+        raise TypeError(f"S3Opts.{attribute.name} must be a non-empty str, not {safe_repr(value)}")
 
 
 def _part_size(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"S3Opts.part_size must be a whole number of bytes, not {value!r}")
+        raise TypeError(f"S3Opts.part_size must be a whole number of bytes, not {safe_repr(value)}")
     if not MIN_PART_SIZE <= value <= MAX_PART_SIZE:
         raise ValueError(
             f"S3Opts.part_size must be between 5 MiB ({MIN_PART_SIZE}) and 5 GiB "
@@ -111,7 +113,7 @@ def _extra_args(instance: object, attribute: attrs.Attribute[Any], value: object
     if not isinstance(value, Mapping):
         raise TypeError(
             f"S3Opts.extra_args must be a mapping such as {{'ContentType': 'image/png'}}, "
-            f"not {value!r}"
+            f"not {safe_repr(value)}"
         )
     allowed = _allowed_args()
     unknown = sorted(str(k) for k in value if k not in allowed)

@@ -91,7 +91,8 @@ def _opts(opts: object, count: int, tee: str) -> Err[None] | None:
     if not isinstance(opts, tuple) or len(opts) != count:
         return Err(
             TypeError(
-                f"{tee} needs a tuple of {count} opts, one per writer in order, not {opts!r}"
+                f"{tee} needs a tuple of {count} opts, one per writer in order, "
+                f"not {safe_repr(opts)}"
             ),
             None,
         )

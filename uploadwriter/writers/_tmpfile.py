@@ -34,16 +34,17 @@ DIRECT_SIZE = 32 * 1024
 def _dir(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None and not isinstance(value, (str, os.PathLike)):
         raise TypeError(
-            f"TmpFileOpts.dir must be a path (str or os.PathLike) or None, not {value!r}"
+            f"TmpFileOpts.dir must be a path (str or os.PathLike) or None, not {safe_repr(value)}"
         )
 
 
 def _name_part(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, str):
-        raise TypeError(f"TmpFileOpts.{attribute.name} must be a str, not {value!r}")
+        raise TypeError(f"TmpFileOpts.{attribute.name} must be a str, not {safe_repr(value)}")
     if os.sep in value or (os.altsep and os.altsep in value):
         raise ValueError(
-            f"TmpFileOpts.{attribute.name} must not contain a path separator, got {value!r}"
+            f"TmpFileOpts.{attribute.name} must not contain a path separator, got "
+            f"{safe_repr(value)}"
         )
 
 
