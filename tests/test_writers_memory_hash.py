@@ -270,5 +270,5 @@ def test_a_huge_wrong_option_gives_a_short_message() -> None:
     assert "MemoryWriter needs MemoryOpts()" in str(refused.reason)
     assert len(str(refused.reason)) < 300
     with pytest.raises(TypeError, match=r"HashOpts\.expected must be a hex digest") as info:
-        HashOpts(expected=huge)  # type: ignore[arg-type]
+        HashOpts(expected=huge)
     assert len(str(info.value)) < 300
